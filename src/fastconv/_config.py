@@ -1,0 +1,43 @@
+"""What this installation of fastconv runs on."""
+import sys
+
+import numpy as np
+
+from fastconv import _dispatch
+from fastconv._api import _cpu_count
+from fastconv._version import __version__
+
+
+def config():
+    """The active SIMD variant, the ones available, threading and versions, as a dict."""
+    openmp, _ = _dispatch.core().openmp_info()
+    return {
+        "fastconv": __version__,
+        "simd_variant": _dispatch.active_variant(),
+        "simd_variants_available": list(_dispatch.available_variants()),
+        "openmp": openmp,
+        "default_threads": _cpu_count(),
+        "paths": ["direct"],
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+    }
+
+
+def show_config(file=None):
+    """Print the active SIMD variant, threading and versions.
+
+    Parameters
+    ----------
+    file : file-like, optional
+        Where to print; default ``sys.stdout``.
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> fastconv.show_config()  # doctest: +SKIP
+    fastconv: 0.1.0
+    simd_variant: avx512
+    ...
+    """
+    for key, value in config().items():
+        print(f"{key}: {value}", file=file or sys.stdout)

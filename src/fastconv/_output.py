@@ -1,0 +1,72 @@
+"""Output policy and dtype policy: what the sum accumulates in and how it becomes output pixels."""
+import numpy as np
+
+# Codes shared with the compiled core (_core_impl.pxi).
+POLICY_RAW, POLICY_FLOOR, POLICY_ROUND = 0, 1, 2
+
+#: Output policies of fastconv.convolve.
+OUTPUTS = {
+    "floor": "clip to [0, 255] and round down to uint8 (the tutorial's rescale_intensity + astype)",
+    "round": "round half to even and saturate to uint8 (cv2.filter2D's uint8 output)",
+    "float": "the raw sum: float32, or float64 for float64 images",
+    "stretch": "min-max stretch of the raw sum to the full 0..255 range, rounded to uint8 (for edge responses)",
+}
+
+_U = 2.0 ** -24  # unit roundoff of float32
+
+
+def check_output(output):
+    if not isinstance(output, str) or output not in OUTPUTS:
+        allowed = ", ".join(repr(o) for o in OUTPUTS)
+        raise ValueError(f"output must be one of {allowed}; got {output!r}")
+    return output
+
+
+def float_dtype(image_dtype):
+    """Raw float output dtype: float64 for float64 images, float32 otherwise."""
+    return np.dtype(np.float64) if image_dtype == np.float64 else np.dtype(np.float32)
+
+
+def float32_error_bound(kernel, lo, hi):
+    """Worst-case error of the core's float32 sum for pixels in [lo, hi].
+
+    The core adds the non-zero taps in row-major order; the classic bound for recursive summation is the unit
+    roundoff times the sum of the magnitudes of every partial sum, plus the rounding of each product and of the
+    kernel itself to float32.
+    """
+    k = kernel[kernel != 0].astype(np.float64)
+    if lo >= 0:     # unsigned pixels: a partial sum is largest when all positive or all negative taps see `hi`
+        partial = hi * np.maximum(np.cumsum(np.maximum(k, 0)), np.cumsum(np.maximum(-k, 0)))
+    else:
+        partial = max(abs(lo), abs(hi)) * np.cumsum(np.abs(k))
+    magnitude = max(abs(lo), abs(hi)) * np.abs(k).sum()
+    return _U * (partial.sum() + 2 * magnitude)
+
+
+def accumulator_dtype(image_dtype, kernel, integer_output):
+    """float64 for float64 images; float32 otherwise, unless rounding to integers could then be off by a level.
+
+    For integer images written to integer outputs the float32 error bound must stay below half a level: then
+    integer-valued kernels give exact results and any kernel stays within one level of the exact sum.
+    """
+    if image_dtype == np.float64:
+        return np.dtype(np.float64)
+    if integer_output and image_dtype.kind in "iu":
+        info = np.iinfo(image_dtype)
+        if float32_error_bound(kernel, info.min, info.max) >= 0.5:
+            return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def stretch_to_uint8(values):
+    """Min-max stretch of a float array to 0..255 (round half to even); NaN and -inf become 0, +inf 255, a flat input 0."""
+    finite = np.isfinite(values)
+    out = np.zeros(values.shape, np.uint8)
+    if not finite.any():
+        return out
+    lo, hi = values[finite].min(), values[finite].max()
+    if hi > lo:
+        scaled = (values[finite].astype(np.float64) - lo) * (255.0 / (float(hi) - float(lo)))
+        out[finite] = np.rint(np.clip(scaled, 0, 255)).astype(np.uint8)
+    out[values == np.inf] = 255
+    return out

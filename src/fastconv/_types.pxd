@@ -1,0 +1,23 @@
+# Fused numeric types shared by the compiled variants of the core.
+from libc.stdint cimport uint8_t, uint16_t, int16_t
+
+# Pixel types the core reads.
+ctypedef fused src_t:
+    uint8_t
+    uint16_t
+    int16_t
+    float
+    double
+
+# Pixel types the core writes.
+ctypedef fused out_t:
+    uint8_t
+    uint16_t
+    int16_t
+    float
+    double
+
+# Accumulator types: float32 for <= 32-bit pixels, float64 for float64 pixels.
+ctypedef fused acc_t:
+    float
+    double

@@ -1,0 +1,22 @@
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from fastconv import _dispatch
+
+# "ci" (the default): many examples, derandomized so every run checks the same cases. "dev": a quick pass.
+settings.register_profile(
+    "ci", max_examples=500, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile(os.environ.get("FASTCONV_HYPOTHESIS_PROFILE", "ci"))
+
+VARIANTS = _dispatch.available_variants()
+
+
+@pytest.fixture(params=VARIANTS)
+def variant(request):
+    """Run the test on each compiled SIMD variant this CPU supports (the portable baseline included)."""
+    with _dispatch.use_variant(request.param):
+        yield request.param
