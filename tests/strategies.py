@@ -67,3 +67,17 @@ def float_kernels(draw, shape=kernel_shapes):
 
 
 any_kernels = st.one_of(integer_kernels(), float_kernels())
+
+
+@st.composite
+def images_of(draw, dtype, shape=shapes):
+    """Images of any core dtype spanning its range (integers) or a wide range (floats)."""
+    dtype = np.dtype(dtype)
+    h, w = draw(shape)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        top = draw(st.sampled_from([int(info.max), 255, 15]))
+        bottom = int(info.min) if draw(st.booleans()) else 0
+        return rng.integers(bottom, top, (h, w), endpoint=True).astype(dtype)
+    return (rng.standard_normal((h, w)) * draw(st.sampled_from([1.0, 300.0]))).astype(dtype)

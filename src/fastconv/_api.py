@@ -12,8 +12,8 @@ from fastconv._output import (
     POLICY_ROUND,
     accumulator_dtype,
     check_output,
-    float_dtype,
-    stretch_to_uint8,
+    output_plan,
+    stretch,
 )
 
 # Pixel dtypes the core reads directly, and lossless conversions for the other real dtypes.
@@ -35,21 +35,21 @@ def _cpu_count():
         return os.cpu_count() or 1
 
 
-def _check_image(image):
+def _check_image(image, name="image"):
     """`image` as a native-endian 2-D or 3-D array of a core dtype (never a view that the core could write)."""
     if isinstance(image, (str, bytes)) or image is None:
-        raise TypeError(f"image must be a 2-D or 3-D numeric array; got {type(image).__name__}")
+        raise TypeError(f"{name} must be a 2-D or 3-D numeric array; got {type(image).__name__}")
     try:
         arr = np.asarray(image)
     except (ValueError, TypeError) as e:
-        raise TypeError(f"image must be a 2-D or 3-D numeric array; could not convert it: {e}") from e
+        raise TypeError(f"{name} must be a 2-D or 3-D numeric array; could not convert it: {e}") from e
     if arr.dtype.kind not in "uif":
         raise TypeError(
-            f"image must have a real numeric dtype (uint8, uint16, int16, float32, float64, or another integer or "
+            f"{name} must have a real numeric dtype (uint8, uint16, int16, float32, float64, or another integer or "
             f"float type); got dtype {arr.dtype}"
         )
     if arr.ndim not in (2, 3):
-        raise ValueError(f"image must be 2-D (H, W) or 3-D (H, W, C); got {arr.ndim}-D with shape {arr.shape}")
+        raise ValueError(f"{name} must be 2-D (H, W) or 3-D (H, W, C); got {arr.ndim}-D with shape {arr.shape}")
     dtype = arr.dtype.newbyteorder("=")
     dtype = _CONVERT.get(dtype, dtype)
     if dtype not in _CORE_DTYPES:  # pragma: no cover - e.g. longdouble
@@ -57,22 +57,22 @@ def _check_image(image):
     return arr.astype(dtype, copy=False)
 
 
-def _check_kernel(kernel):
+def _check_kernel(kernel, name="K"):
     if isinstance(kernel, (str, bytes)) or kernel is None:
-        raise TypeError(f"kernel must be a 2-D numeric array; got {type(kernel).__name__}")
+        raise TypeError(f"{name} must be a 2-D numeric array; got {type(kernel).__name__}")
     try:
         k = np.asarray(kernel)
     except (ValueError, TypeError) as e:
-        raise TypeError(f"kernel must be a 2-D numeric array; could not convert it: {e}") from e
+        raise TypeError(f"{name} must be a 2-D numeric array; could not convert it: {e}") from e
     if k.dtype.kind not in "uif":
-        raise TypeError(f"kernel must have a real numeric dtype (integer or float); got dtype {k.dtype}")
+        raise TypeError(f"{name} must have a real numeric dtype (integer or float); got dtype {k.dtype}")
     if k.ndim != 2:
-        raise ValueError(f"kernel must be 2-D (kh, kw); got {k.ndim}-D with shape {k.shape}")
+        raise ValueError(f"{name} must be 2-D (kh, kw); got {k.ndim}-D with shape {k.shape}")
     if k.size == 0:
-        raise ValueError(f"kernel must not be empty; got shape {k.shape}")
+        raise ValueError(f"{name} must not be empty; got shape {k.shape}")
     k = k.astype(np.float64)
     if not np.isfinite(k).all():
-        raise ValueError("kernel must be finite: it contains NaN or inf")
+        raise ValueError(f"{name} must be finite: it contains NaN or inf")
     return k
 
 
@@ -86,64 +86,145 @@ def _check_threads(threads):
     return int(threads)
 
 
-def _check_cval(cval):
+def _check_cval(cval, name="cval"):
     if isinstance(cval, bool) or not isinstance(cval, numbers.Real):
-        raise TypeError(f"cval must be a real number; got {type(cval).__name__}")
+        raise TypeError(f"{name} must be a real number; got {type(cval).__name__}")
     return float(cval)
 
 
-def _correlate_plane(plane, kernel, acc_dtype, border, cval, out, policy, lo, hi, threads):
-    """Run the core on one C-contiguous 2-D plane into the C-contiguous `out`."""
-    h, w = plane.shape
-    kh, kw = kernel.shape
-    ay, ax = kh // 2, kw // 2
-    rows = source_indices(border, h, kh, ay)
-    cols = source_indices(border, w, kw, ax)
-    k = np.ascontiguousarray(kernel, dtype=acc_dtype)
-    nthreads = max(1, min(threads, h, 4 * _cpu_count()))
-    _dispatch.core().correlate(plane, k, rows, cols, ax, cval, out, policy, 0.0, lo, hi, nthreads)
+def _check_anchor(anchor, kshape):
+    """(row, col) of the kernel tap that lands on the output pixel; default the centre (k // 2 per axis)."""
+    kh, kw = kshape
+    if anchor is None:
+        return kh // 2, kw // 2
+    try:
+        ay, ax = anchor
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"anchor must be None or a (row, col) pair of ints; got {anchor!r}") from e
+    for v in (ay, ax):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"anchor must be None or a (row, col) pair of ints; got {anchor!r}")
+    if not (0 <= ay < kh and 0 <= ax < kw):
+        raise ValueError(f"anchor must lie inside the kernel: 0 <= row < {kh} and 0 <= col < {kw}; got {anchor!r}")
+    return int(ay), int(ax)
 
 
-def convolve(image, K, *, border="replicate", cval=0.0, output="floor", threads=None):
+def _check_accumulate(accumulate):
+    if accumulate is None:
+        return None
+    if accumulate not in ("float32", "float64"):
+        raise ValueError(f"accumulate must be None, 'float32' or 'float64'; got {accumulate!r}")
+    return np.dtype(accumulate)
+
+
+def _check_out(out, shape, dtype, name="out"):
+    """`out` unchanged when it is a writeable array of exactly `shape` and `dtype`; otherwise a clear error."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be None or a numpy.ndarray; got {type(out).__name__}")
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"{name} must have shape {shape} and dtype {dtype}; got shape {out.shape} and dtype "
+                         f"{out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable; got a read-only array")
+    return out
+
+
+def _filter(img, kernel, anchor, border, cval, out_dtype, policy, delta, acc, threads, out):
+    """Correlate every channel of the checked image `img` into `out` (or a new array) and return it.
+
+    The core writes straight into `out` when it is a C-contiguous 2-D array that does not overlap the image;
+    otherwise it writes channel planes that are then copied in.
+    """
+    shape = img.shape
+    planes = img[..., np.newaxis] if img.ndim == 2 else img
+    height, width, channels = planes.shape
+    direct = (out is not None and out.ndim == 2 and out.flags.c_contiguous and not np.may_share_memory(out, img))
+    target = out if direct else np.empty((channels, height, width), out_dtype)
+    if target.size:
+        kh, kw = kernel.shape
+        ay, ax = anchor
+        rows = source_indices(border, height, kh, ay)
+        cols = source_indices(border, width, kw, ax)
+        k = np.ascontiguousarray(kernel, dtype=acc)
+        nthreads = max(1, min(threads, height, 4 * _cpu_count()))
+        for c in range(channels):
+            plane = np.ascontiguousarray(planes[..., c])
+            dest = target if direct else target[c]
+            _dispatch.core().correlate(plane, k, rows, cols, ax, cval, dest, policy, delta,
+                                       *_limits(out_dtype), nthreads)
+    if direct:
+        return out
+    result = target[0] if img.ndim == 2 else np.moveaxis(target, 0, -1)
+    if out is None:
+        return np.ascontiguousarray(result).reshape(shape)
+    out[...] = result
+    return out
+
+
+def _limits(dtype):
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return float(info.min), float(info.max)
+    return 0.0, 0.0
+
+
+def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=None, anchor=None, flip=False,
+             accumulate=None, out=None, threads=None):
     """Filter an image with a kernel: the tutorial's ``convolve(image, K)``, compiled.
 
-    Computes the cross-correlation ``out[y, x] = sum_ij K[i, j] * image[y + i - K.shape[0] // 2, x + j -
-    K.shape[1] // 2]`` (no kernel flip, as deep-learning libraries and ``cv2.filter2D`` define it), with samples
-    outside the image given by `border`.
+    Computes the cross-correlation ``out[y, x] = sum_ij K[i, j] * image[y + i - ay, x + j - ax]`` (no kernel
+    flip, as deep-learning libraries and ``cv2.filter2D`` define it; ``(ay, ax)`` is the anchor, by default
+    ``(kh // 2, kw // 2)``), with samples outside the image given by `border`.
 
     Parameters
     ----------
     image : array_like, shape (H, W) or (H, W, C)
-        The image; a colour image is filtered channel by channel. uint8, uint16, int16, float32 and float64 are
-        read directly; int8, float16 and wider integers are converted losslessly first.
+        The image; every channel is filtered alone with the same kernel. uint8, uint16, int16, float32 and float64
+        are read directly; int8, float16 and wider integers are converted losslessly first. Never modified.
     K : array_like, shape (kh, kw)
-        The kernel: any size, odd or even, square or not (even sizes anchor at ``(kh // 2, kw // 2)`` like
-        OpenCV). Must be finite.
+        The kernel: any size, odd or even, square or not, also larger than the image. Must be finite.
     border : {'replicate', 'reflect', 'reflect101', 'wrap', 'constant'}, optional
         How the image continues beyond its edges (see the README's border table). Default 'replicate', as in the
         tutorial.
     cval : float, optional
         The value outside the image for ``border='constant'``. Default 0.
     output : {'floor', 'round', 'float', 'stretch'}, optional
-        'floor' (default) clips to [0, 255] and rounds down to uint8, exactly as the tutorial's
-        ``rescale_intensity`` and ``astype('uint8')``; 'round' rounds half to even and saturates to uint8 like
-        ``cv2.filter2D``; 'float' returns the raw sum (float32, float64 for float64 images); 'stretch' maps the
-        raw sum's minimum and maximum to 0 and 255.
+        'floor' (default) clips to the output range and rounds down, exactly as the tutorial's
+        ``rescale_intensity`` and ``astype('uint8')``; 'round' rounds half to even and saturates like
+        ``cv2.filter2D``; 'float' returns the raw sum; 'stretch' maps the raw sum's minimum and maximum to the full
+        range of the output dtype.
+    dtype : numpy dtype, optional
+        Output dtype. 'floor' and 'round' allow uint8 (default), uint16 and int16; 'float' allows float32 (default
+        for images up to 32 bits) and float64 (default for float64 images); 'stretch' allows uint8 (default) and
+        uint16. Integer outputs saturate: they never wrap.
+    anchor : (int, int), optional
+        ``(row, col)`` of the kernel tap that lands on the output pixel, inside the kernel. Default
+        ``(kh // 2, kw // 2)``, OpenCV's convention, also for even sizes.
+    flip : bool, optional
+        True for a true convolution (the kernel rotated by 180 degrees about its anchor), equal to
+        ``scipy.ndimage.convolve``. Default False (correlation).
+    accumulate : {None, 'float32', 'float64'}, optional
+        The type the sums accumulate in. None (default): float64 for float64 images, otherwise float32, widened
+        to float64 when float32 rounding could move an integer output by a level.
+    out : numpy.ndarray, optional
+        Array to write the result into; must have exactly the result's shape and dtype and be writeable.
     threads : int or None, optional
-        Number of threads; None (default) uses every core available to the process.
+        Number of threads; None (default) uses every core available to the process. Results do not depend on it.
 
     Returns
     -------
     numpy.ndarray
-        Same height, width (and channels) as `image`; uint8, or float for ``output='float'``. In uint8 outputs
-        NaN becomes 0.
+        Same height, width (and channels) as `image`; `out` when given. In integer outputs NaN becomes 0 (the
+        lower limit for int16).
 
     Raises
     ------
     TypeError
-        If `image` or `K` is not a real numeric array, or `threads` / `cval` has the wrong type.
+        If `image` or `K` is not a real numeric array, or an option has the wrong type.
     ValueError
-        If a shape or an option value is not allowed, or `K` contains NaN or inf.
+        If a shape or an option value is not allowed, `K` contains NaN or inf, or `out` does not fit.
 
     Examples
     --------
@@ -156,29 +237,32 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", threads=
            [  0,   0,   0]], dtype=uint8)
     >>> fastconv.convolve(image, np.ones((3, 3)) / 9, output="float")[1, 1]
     np.float32(10.0)
+    >>> fastconv.convolve(image, [[1, 2]], output="float", flip=True)[1]
+    array([ 90., 180.,   0.], dtype=float32)
     """
     img = _check_image(image)
     kernel = _check_kernel(K)
     border = check_border(border)
     cval = _check_cval(cval)
     output = check_output(output)
+    anchor = _check_anchor(anchor, kernel.shape)
+    acc = _check_accumulate(accumulate)
+    if not isinstance(flip, (bool, np.bool_)):
+        raise TypeError(f"flip must be True or False; got {flip!r}")
     threads = _check_threads(threads)
+    if flip:
+        kernel = kernel[::-1, ::-1]
+        anchor = (kernel.shape[0] - 1 - anchor[0], kernel.shape[1] - 1 - anchor[1])
 
-    integer_output = output in ("floor", "round")
-    if integer_output:
-        out_dtype, policy, lo, hi = np.dtype(np.uint8), (POLICY_FLOOR if output == "floor" else POLICY_ROUND), 0, 255
-    else:
-        out_dtype, policy, lo, hi = float_dtype(img.dtype), POLICY_RAW, 0, 0
-    acc = accumulator_dtype(img.dtype, kernel, integer_output)
-
-    planes = img[..., np.newaxis] if img.ndim == 2 else img
-    height, width, channels = planes.shape
-    result = np.empty((channels, height, width), out_dtype)
-    if result.size:
-        for c in range(channels):
-            plane = np.ascontiguousarray(planes[..., c])
-            _correlate_plane(plane, kernel, acc, border, cval, result[c], policy, lo, hi, threads)
-    result = result[0] if img.ndim == 2 else np.ascontiguousarray(np.moveaxis(result, 0, -1))
+    out_dtype, raw_dtype, policy = output_plan(output, dtype, img.dtype)
+    out = _check_out(out, img.shape, out_dtype)
+    if acc is None:
+        acc = accumulator_dtype(img.dtype, kernel, policy != POLICY_RAW)
     if output == "stretch":
-        return stretch_to_uint8(result)
-    return result
+        raw = _filter(img, kernel, anchor, border, cval, raw_dtype, POLICY_RAW, 0.0, acc, threads, None)
+        result = stretch(raw, out_dtype)
+        if out is None:
+            return result
+        out[...] = result
+        return out
+    return _filter(img, kernel, anchor, border, cval, out_dtype, policy, 0.0, acc, threads, out)

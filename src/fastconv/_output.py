@@ -6,10 +6,10 @@ POLICY_RAW, POLICY_FLOOR, POLICY_ROUND = 0, 1, 2
 
 #: Output policies of fastconv.convolve.
 OUTPUTS = {
-    "floor": "clip to [0, 255] and round down to uint8 (the tutorial's rescale_intensity + astype)",
-    "round": "round half to even and saturate to uint8 (cv2.filter2D's uint8 output)",
+    "floor": "clip to the output range and round down (uint8: the tutorial's rescale_intensity + astype)",
+    "round": "round half to even and saturate (cv2.filter2D's integer outputs)",
     "float": "the raw sum: float32, or float64 for float64 images",
-    "stretch": "min-max stretch of the raw sum to the full 0..255 range, rounded to uint8 (for edge responses)",
+    "stretch": "min-max stretch of the raw sum to the output's full range (for looking at edge responses)",
 }
 
 _U = 2.0 ** -24  # unit roundoff of float32
@@ -58,15 +58,41 @@ def accumulator_dtype(image_dtype, kernel, integer_output):
     return np.dtype(np.float32)
 
 
-def stretch_to_uint8(values):
-    """Min-max stretch of a float array to 0..255 (round half to even); NaN and -inf become 0, +inf 255, a flat input 0."""
+def output_plan(output, dtype, image_dtype):
+    """(output dtype, dtype of the raw sums behind it, core policy) for an output policy and optional dtype."""
+    allowed = {
+        "floor": ("uint8", "uint16", "int16"),
+        "round": ("uint8", "uint16", "int16"),
+        "float": ("float32", "float64"),
+        "stretch": ("uint8", "uint16"),
+    }[output]
+    if dtype is None:
+        out_dtype = float_dtype(image_dtype) if output == "float" else np.dtype(np.uint8)
+    else:
+        try:
+            out_dtype = np.dtype(dtype)
+        except TypeError as e:
+            raise TypeError(f"dtype must be a numpy dtype; got {dtype!r}") from e
+        if out_dtype.name not in allowed:
+            raise ValueError(f"dtype for output={output!r} must be one of {', '.join(allowed)}; got {out_dtype}")
+        out_dtype = out_dtype.newbyteorder("=")
+    policy = {"floor": POLICY_FLOOR, "round": POLICY_ROUND}.get(output, POLICY_RAW)
+    return out_dtype, float_dtype(image_dtype), policy
+
+
+def stretch(values, dtype=np.uint8):
+    """Min-max stretch of a float array to the full range of an unsigned dtype (round half to even).
+
+    NaN and -inf become 0, +inf the maximum; a flat (or all non-finite) input becomes 0.
+    """
+    dtype = np.dtype(dtype)
+    top = float(np.iinfo(dtype).max)
     finite = np.isfinite(values)
-    out = np.zeros(values.shape, np.uint8)
-    if not finite.any():
-        return out
-    lo, hi = values[finite].min(), values[finite].max()
-    if hi > lo:
-        scaled = (values[finite].astype(np.float64) - lo) * (255.0 / (float(hi) - float(lo)))
-        out[finite] = np.rint(np.clip(scaled, 0, 255)).astype(np.uint8)
-    out[values == np.inf] = 255
+    out = np.zeros(values.shape, dtype)
+    if finite.any():
+        lo, hi = float(values[finite].min()), float(values[finite].max())
+        if hi > lo:
+            scaled = (values[finite].astype(np.float64) - lo) * (top / (hi - lo))
+            out[finite] = np.rint(np.clip(scaled, 0, top)).astype(dtype)
+    out[values == np.inf] = dtype.type(top)
     return out

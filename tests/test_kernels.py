@@ -1,0 +1,93 @@
+"""The kernel bank: the tutorial's seven as published, and the families equal to OpenCV's own generators."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fastconv import kernels
+
+cv2 = pytest.importorskip("cv2")
+
+
+def test_tutorial_bank_as_published():
+    bank = kernels.tutorial_bank()
+    assert list(bank) == ["small_blur", "large_blur", "sharpen", "laplacian", "sobel_x", "sobel_y", "emboss"]
+    np.testing.assert_array_equal(bank["small_blur"], np.ones((7, 7)) / 49)
+    np.testing.assert_array_equal(bank["large_blur"], np.ones((21, 21)) / 441)
+    np.testing.assert_array_equal(bank["sharpen"], [[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
+    np.testing.assert_array_equal(bank["laplacian"], [[0, 1, 0], [1, -4, 1], [0, 1, 0]])
+    np.testing.assert_array_equal(bank["sobel_x"], [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    np.testing.assert_array_equal(bank["sobel_y"], [[-1, -2, -1], [0, 0, 0], [1, 2, 1]])
+    np.testing.assert_array_equal(bank["emboss"], [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
+    for K in bank.values():
+        assert K.dtype == np.float64
+
+
+def test_kernels_are_fresh_copies():
+    k = kernels.sharpen()
+    k[:] = 0
+    assert kernels.sharpen()[1, 1] == 5
+
+
+@given(st.sampled_from([1, 3, 5, 7, 9, 15, 31]), st.floats(0.2, 20))
+def test_gaussian_matches_cv2(size, sigma):
+    g = cv2.getGaussianKernel(size, sigma, ktype=cv2.CV_64F)
+    np.testing.assert_allclose(kernels.gaussian(size, sigma), g @ g.T, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("size", [3, 9, 21])
+def test_gaussian_default_sigma_is_opencvs_rule(size):
+    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+    np.testing.assert_allclose(kernels.gaussian(size), kernels.gaussian(size, sigma))
+    assert kernels.gaussian(size).sum() == pytest.approx(1)
+
+
+SOBEL = [(dx, dy, s) for s in (1, 3, 5, 7) for dx in range(0, 4) for dy in range(0, 4)
+         if dx + dy >= 1 and (s > 1 and dx < s and dy < s or s == 1 and dx <= 2 and dy <= 2)]
+
+
+@pytest.mark.parametrize("dx, dy, size", SOBEL)
+def test_sobel_matches_cv2(dx, dy, size):
+    kx, ky = cv2.getDerivKernels(dx, dy, size, ktype=cv2.CV_64F)
+    np.testing.assert_array_equal(kernels.sobel(dx, dy, size), ky @ kx.T)
+
+
+@pytest.mark.parametrize("dx, dy", [(1, 0), (0, 1)])
+def test_scharr_matches_cv2(dx, dy):
+    kx, ky = cv2.getDerivKernels(dx, dy, cv2.FILTER_SCHARR, ktype=cv2.CV_64F)
+    np.testing.assert_array_equal(kernels.scharr(dx, dy), ky @ kx.T)
+
+
+def test_box():
+    np.testing.assert_array_equal(kernels.box(3), np.ones((3, 3)) / 9)
+    np.testing.assert_array_equal(kernels.box(2, 5), np.ones((2, 5)) / 10)
+
+
+def test_get_by_name():
+    np.testing.assert_array_equal(kernels.get("sharpen"), kernels.sharpen())
+    np.testing.assert_array_equal(kernels.get("gaussian:7:1.5"), kernels.gaussian(7, 1.5))
+    np.testing.assert_array_equal(kernels.get("gaussian:7"), kernels.gaussian(7))
+    np.testing.assert_array_equal(kernels.get("sobel:1:0:5"), kernels.sobel(1, 0, 5))
+    np.testing.assert_array_equal(kernels.get("box:3:4"), kernels.box(3, 4))
+    np.testing.assert_array_equal(kernels.get(" scharr:0:1 "), kernels.scharr(0, 1))
+
+
+@pytest.mark.parametrize("call, exc, pattern", [
+    (lambda: kernels.get("blur"), ValueError, "spec must name a kernel"),
+    (lambda: kernels.get("gaussian:x"), ValueError, "spec parameters must be numbers"),
+    (lambda: kernels.get("sobel:1"), ValueError, "wrong number of parameters"),
+    (lambda: kernels.get(3), TypeError, "spec must be a str"),
+    (lambda: kernels.gaussian(4), ValueError, "size must be a positive odd int"),
+    (lambda: kernels.gaussian(5, 0), ValueError, "sigma must be a positive finite number"),
+    (lambda: kernels.gaussian(5, float("nan")), ValueError, "sigma must be a positive finite number"),
+    (lambda: kernels.box(0), ValueError, "size must be a positive int"),
+    (lambda: kernels.box(3, 2.5), ValueError, "width must be a positive int"),
+    (lambda: kernels.sobel(0, 0), ValueError, "dx \\+ dy must be at least 1"),
+    (lambda: kernels.sobel(3, 0, 3), ValueError, "below size=3"),
+    (lambda: kernels.sobel(1, 0, 4), ValueError, "size must be one of 1, 3, 5, 7"),
+    (lambda: kernels.sobel(-1, 1), ValueError, "dx must be a non-negative int"),
+    (lambda: kernels.scharr(1, 1), ValueError, "must be \\(1, 0\\) or \\(0, 1\\)"),
+])
+def test_bad_parameters_are_refused(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
