@@ -9,7 +9,20 @@ from fastconv._version import __version__
 
 
 def config():
-    """The active SIMD variant, the ones available, threading and versions, as a dict."""
+    """The active SIMD variant, the ones available, threading and versions.
+
+    Returns
+    -------
+    dict
+        Keys ``fastconv``, ``simd_variant``, ``simd_variants_available``, ``openmp``, ``default_threads``,
+        ``paths``, ``python``, ``numpy``.
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> fastconv.config()["simd_variant"] in fastconv.config()["simd_variants_available"]
+    True
+    """
     openmp, _ = _dispatch.core().openmp_info()
     return {
         "fastconv": __version__,

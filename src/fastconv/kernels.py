@@ -166,37 +166,114 @@ def scharr(dx, dy):
 
 
 def small_blur():
-    """7x7 box blur: every tap 1/49 (the mean of the 7x7 neighbourhood)."""
+    """7x7 box blur: every tap 1/49 (the mean of the 7x7 neighbourhood).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 kernel.
+
+    Examples
+    --------
+    >>> small_blur().shape, small_blur().sum().round(12)
+    ((7, 7), np.float64(1.0))
+    """
     return box(7)
 
 
 def large_blur():
-    """21x21 box blur: every tap 1/441."""
+    """21x21 box blur: every tap 1/441.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 kernel.
+
+    Examples
+    --------
+    >>> large_blur()[0, 0] == 1 / 441
+    np.True_
+    """
     return box(21)
 
 
 def sharpen():
-    """3x3 sharpen: 5 times the centre minus its four neighbours."""
+    """3x3 sharpen: 5 times the centre minus its four neighbours.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 kernel.
+
+    Examples
+    --------
+    >>> sharpen().sum()
+    np.float64(1.0)
+    """
     return np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.float64)
 
 
 def laplacian():
-    """3x3 Laplacian (4-neighbour): responds to edges and blobs; negative where the centre is brighter."""
+    """3x3 Laplacian (4-neighbour): responds to edges and blobs; negative where the centre is brighter.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 kernel.
+
+    Examples
+    --------
+    >>> laplacian()[1]
+    array([ 1., -4.,  1.])
+    """
     return np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64)
 
 
 def sobel_x():
-    """3x3 Sobel x: positive where intensity rises to the right (vertical edges)."""
+    """3x3 Sobel x: positive where intensity rises to the right (vertical edges); ``sobel(1, 0)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 kernel.
+
+    Examples
+    --------
+    >>> sobel_x()[1]
+    array([-2.,  0.,  2.])
+    """
     return np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
 
 
 def sobel_y():
-    """3x3 Sobel y: positive where intensity rises downwards (horizontal edges)."""
+    """3x3 Sobel y: positive where intensity rises downwards (horizontal edges); ``sobel(0, 1)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 kernel.
+
+    Examples
+    --------
+    >>> sobel_y()[:, 1]
+    array([-2.,  0.,  2.])
+    """
     return np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=np.float64)
 
 
 def emboss():
-    """3x3 emboss: a diagonal derivative plus the pixel itself, for a raised-relief look."""
+    """3x3 emboss: a diagonal derivative plus the pixel itself, for a raised-relief look.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 kernel.
+
+    Examples
+    --------
+    >>> emboss().diagonal()
+    array([-2.,  1.,  2.])
+    """
     return np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], dtype=np.float64)
 
 
@@ -205,12 +282,33 @@ _FAMILIES = {"box": box, "gaussian": gaussian, "sobel": sobel, "scharr": scharr}
 
 
 def tutorial_bank():
-    """The tutorial's seven kernels in its order, as a dict name -> new float64 array."""
+    """The tutorial's seven kernels in its order.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Name -> new float64 kernel: small_blur, large_blur, sharpen, laplacian, sobel_x, sobel_y, emboss.
+
+    Examples
+    --------
+    >>> {name: k.shape for name, k in tutorial_bank().items()}["large_blur"]
+    (21, 21)
+    """
     return {f.__name__: f() for f in _TUTORIAL}
 
 
 def names():
-    """Every name `get` accepts: the fixed kernels, then the families with their parameters."""
+    """Every name `get` accepts: the fixed kernels, then the families with their parameters.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> names()[-1]
+    'scharr:DX:DY'
+    """
     return [f.__name__ for f in _TUTORIAL] + ["box:SIZE[:WIDTH]", "gaussian:SIZE[:SIGMA]", "sobel:DX:DY[:SIZE]",
                                               "scharr:DX:DY"]
 
