@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from fastconv import _dispatch
+from fastconv import _paths
 from fastconv._border import check_border, source_indices
 from fastconv._output import (
     POLICY_FLOOR,
@@ -143,17 +143,16 @@ def _filter(img, kernel, anchor, border, cval, out_dtype, policy, delta, acc, th
     direct = (out is not None and out.ndim == 2 and out.flags.c_contiguous and not np.may_share_memory(out, img))
     target = out if direct else np.empty((channels, height, width), out_dtype)
     if target.size:
+        path, factors = _paths.choose(kernel, img.dtype, border, cval)
         kh, kw = kernel.shape
-        ay, ax = anchor
-        rows = source_indices(border, height, kh, ay)
-        cols = source_indices(border, width, kw, ax)
-        k = np.ascontiguousarray(kernel, dtype=acc)
+        rows = source_indices(border, height, kh, anchor[0])
+        cols = source_indices(border, width, kw, anchor[1])
         nthreads = max(1, min(threads, height, 4 * _cpu_count()))
+        lo, hi = _limits(out_dtype)
         for c in range(channels):
             plane = np.ascontiguousarray(planes[..., c])
-            dest = target if direct else target[c]
-            _dispatch.core().correlate(plane, k, rows, cols, ax, cval, dest, policy, delta,
-                                       *_limits(out_dtype), nthreads)
+            _paths.run(path, factors, plane, kernel, anchor, rows, cols, cval, target if direct else target[c],
+                       policy, delta, lo, hi, acc, nthreads)
     if direct:
         return out
     result = target[0] if img.ndim == 2 else np.moveaxis(target, 0, -1)

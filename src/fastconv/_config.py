@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 
-from fastconv import _dispatch
+from fastconv import _dispatch, _paths
 from fastconv._api import _cpu_count
 from fastconv._version import __version__
 
@@ -30,7 +30,7 @@ def config():
         "simd_variants_available": list(_dispatch.available_variants()),
         "openmp": openmp,
         "default_threads": _cpu_count(),
-        "paths": ["direct"],
+        "paths": list(_paths.PATHS),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
     }

@@ -1,17 +1,21 @@
 # The multiply-and-sum at the heart of fastconv, included once per SIMD variant.
-# Every argument is validated and prepared by the caller (fastconv._api); nothing is checked here.
+# Every argument is validated and prepared by the caller (fastconv._api and fastconv._paths); nothing is checked here.
 #
-# Each thread owns a ring of `kh` padded source rows, already converted to the accumulator type. Padded row `p`
-# is source row `row_map[p]` (or the constant `cval` when that is negative) laid out over `W + kw - 1` columns through
-# `col_map`; so the border policy lives entirely in the two index maps and no padded image is ever built.  Output row
-# `y` sums every non-zero tap over whole contiguous rows (tap-major), then converts the row by the output policy.
+# Borders live entirely in two index maps: padded row `p` is source row `row_map[p]` (the constant `cval` where it
+# is negative), laid out over `W + kw - 1` columns through `col_map`; so no padded image is ever built. Each thread
+# streams the padded rows it needs through a small ring (kh rows), converted to the accumulator type once.
+# Three paths share that machinery:
+#   direct     - every non-zero tap, register-blocked: a block of output columns stays in vector registers while all
+#                taps are added, then it is converted by the output policy and stored;
+#   separable  - a rank-1 kernel v (x) h: a horizontal pass with h into the ring, a vertical pass with v;
+#   box        - all taps equal on an integer image: exact integer running sums, O(1) per pixel whatever the size.
 
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport malloc, free
-from libc.stdint cimport uint8_t, uint16_t, int16_t, int64_t
+from cpython.mem cimport PyMem_RawMalloc, PyMem_RawFree
+from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
 
-from fastconv._types cimport src_t, out_t, acc_t
+from fastconv._types cimport src_t, out_t, acc_t, int_src_t
 
 cdef extern from *:
     """
@@ -41,11 +45,21 @@ cdef extern from *:
     static int fastconv_openmp(void) { return 0; }
     static int fastconv_max_threads(void) { return 1; }
     #endif
+    /* Output columns kept in registers per block: 8 vector registers of float32 (half as many doubles fit). */
+    #if defined(__AVX512F__)
+    enum { FC_BLOCK_F = 128, FC_BLOCK_D = 64 };
+    #elif defined(__AVX2__)
+    enum { FC_BLOCK_F = 64, FC_BLOCK_D = 32 };
+    #else
+    enum { FC_BLOCK_F = 32, FC_BLOCK_D = 16 };
+    #endif
     """
     int fastconv_cpu_has_avx2() noexcept nogil
     int fastconv_cpu_has_avx512() noexcept nogil
     int fastconv_openmp() noexcept nogil
     int fastconv_max_threads() noexcept nogil
+    enum: FC_BLOCK_F
+    enum: FC_BLOCK_D
 
 # Output policies (mirrored by fastconv._output).
 cdef enum:
@@ -69,6 +83,14 @@ def openmp_info():
     return bool(fastconv_openmp()), int(fastconv_max_threads())
 
 
+def block_width(bint double):
+    """Output columns per register block of the direct path."""
+    return FC_BLOCK_D if double else FC_BLOCK_F
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Row loading and storing
+
 cdef inline void _load_row(const src_t* s, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax,
                            const int64_t* col_map, acc_t cval, acc_t* dst) noexcept nogil:
     """Padded row from source row `s`: identity in the interior, `col_map` on both margins."""
@@ -83,53 +105,6 @@ cdef inline void _load_row(const src_t* s, Py_ssize_t W, Py_ssize_t PW, Py_ssize
         dst[c] = cval if m < 0 else <acc_t>s[m]
 
 
-cdef inline void _sum_taps(acc_t* acc, acc_t** rows, const acc_t* k, Py_ssize_t kh, Py_ssize_t kw,
-                           Py_ssize_t W) noexcept nogil:
-    """acc[x] = sum over non-zero taps (row-major order) of k[i, j] * rows[i][x + j]."""
-    cdef Py_ssize_t i, j, x
-    cdef acc_t kv
-    cdef const acc_t* p
-    for x in range(W):
-        acc[x] = 0
-    for i in range(kh):
-        for j in range(kw):
-            kv = k[i * kw + j]
-            if kv == 0:
-                continue
-            p = rows[i] + j
-            for x in range(W):
-                acc[x] += kv * p[x]
-
-
-cdef inline void _store_row(const acc_t* acc, out_t* o, Py_ssize_t W, int policy, acc_t delta,
-                            acc_t lo, acc_t hi) noexcept nogil:
-    """Convert one accumulated row by the output policy (NaN becomes `lo` in integer outputs)."""
-    cdef Py_ssize_t x
-    cdef acc_t v
-    cdef acc_t magic = 6755399441055744.0 if acc_t is double else 12582912.0  # 1.5 * 2**(mantissa bits)
-    if out_t is float or out_t is double:
-        for x in range(W):
-            o[x] = <out_t>(acc[x] + delta)
-    elif policy == POLICY_ROUND:
-        for x in range(W):
-            v = acc[x] + delta
-            v = v if v >= lo else lo
-            v = v if v <= hi else hi
-            o[x] = <out_t>((v + magic) - magic)
-    elif lo >= 0:
-        for x in range(W):
-            v = acc[x] + delta
-            v = v if v >= lo else lo
-            v = v if v <= hi else hi
-            o[x] = <out_t>v    # truncation is floor for non-negative values
-    else:
-        for x in range(W):
-            v = acc[x] + delta
-            v = v if v >= lo else lo
-            v = v if v <= hi else hi
-            o[x] = <out_t>floor(v)
-
-
 cdef inline void _fill_row(const src_t* sp, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax, const int64_t* row_map,
                            const int64_t* col_map, acc_t cval, Py_ssize_t p, acc_t* dst) noexcept nogil:
     cdef Py_ssize_t r = row_map[p], c
@@ -140,59 +115,319 @@ cdef inline void _fill_row(const src_t* sp, Py_ssize_t W, Py_ssize_t PW, Py_ssiz
         _load_row(sp + r * W, W, PW, ax, col_map, cval, dst)
 
 
-cdef void _band(const src_t* sp, out_t* op, Py_ssize_t W, const acc_t* k, Py_ssize_t kh, Py_ssize_t kw,
-                Py_ssize_t ax, const int64_t* row_map, const int64_t* col_map, acc_t cval, int policy,
-                acc_t delta, acc_t lo, acc_t hi, Py_ssize_t y0, Py_ssize_t y1,
-                acc_t* ring, acc_t** rows, acc_t* acc) noexcept nogil:
-    """Output rows [y0, y1): stream padded rows y0 .. y1 + kh - 2 through the ring."""
-    cdef Py_ssize_t PW = W + kw - 1, p, y, i
+cdef inline void _store(const acc_t* acc, out_t* o, Py_ssize_t n, int policy, acc_t delta,
+                        acc_t lo, acc_t hi) noexcept nogil:
+    """Convert `n` sums by the output policy (NaN becomes `lo` in integer outputs)."""
+    cdef Py_ssize_t x
+    cdef acc_t v
+    cdef acc_t magic = 6755399441055744.0 if acc_t is double else 12582912.0  # 1.5 * 2**(mantissa bits)
+    if out_t is float or out_t is double:
+        for x in range(n):
+            o[x] = <out_t>(acc[x] + delta)
+    elif policy == POLICY_ROUND:
+        for x in range(n):
+            v = acc[x] + delta
+            v = v if v >= lo else lo
+            v = v if v <= hi else hi
+            o[x] = <out_t>((v + magic) - magic)
+    elif lo >= 0:
+        for x in range(n):
+            v = acc[x] + delta
+            v = v if v >= lo else lo
+            v = v if v <= hi else hi
+            o[x] = <out_t>v    # truncation is floor for non-negative values
+    else:
+        for x in range(n):
+            v = acc[x] + delta
+            v = v if v >= lo else lo
+            v = v if v <= hi else hi
+            o[x] = <out_t>floor(v)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The register-blocked multiply-and-sum
+
+cdef inline void _blocked_sum(out_t* o, acc_t** ptrs, const acc_t* vals, Py_ssize_t ntaps, Py_ssize_t W,
+                              int policy, acc_t delta, acc_t lo, acc_t hi) noexcept nogil:
+    """o[x] = policy(sum_t vals[t] * ptrs[t][x] + delta) for x < W, one register block of columns at a time.
+
+    `acc` never has its address taken, so the compiler knows no tap row aliases it and keeps the whole block in
+    vector registers across the taps; `done` carries the finished block to the output conversion.
+    """
+    cdef acc_t acc[FC_BLOCK_F]
+    cdef acc_t done[FC_BLOCK_F]
+    cdef Py_ssize_t x0 = 0, t, u, n
+    cdef acc_t kv
+    cdef const acc_t* p
+    if acc_t is float:
+        while x0 + FC_BLOCK_F <= W:
+            for u in range(FC_BLOCK_F):
+                acc[u] = 0
+            for t in range(ntaps):
+                kv = vals[t]
+                p = ptrs[t] + x0
+                for u in range(FC_BLOCK_F):
+                    acc[u] += kv * p[u]
+            for u in range(FC_BLOCK_F):
+                done[u] = acc[u]
+            _store(done, o + x0, FC_BLOCK_F, policy, delta, lo, hi)
+            x0 += FC_BLOCK_F
+    else:
+        while x0 + FC_BLOCK_D <= W:
+            for u in range(FC_BLOCK_D):
+                acc[u] = 0
+            for t in range(ntaps):
+                kv = vals[t]
+                p = ptrs[t] + x0
+                for u in range(FC_BLOCK_D):
+                    acc[u] += kv * p[u]
+            for u in range(FC_BLOCK_D):
+                done[u] = acc[u]
+            _store(done, o + x0, FC_BLOCK_D, policy, delta, lo, hi)
+            x0 += FC_BLOCK_D
+    n = W - x0
+    if n > 0:       # the last, partial block: one tap at a time over memory
+        for u in range(n):
+            done[u] = 0
+        for t in range(ntaps):
+            kv = vals[t]
+            p = ptrs[t] + x0
+            for u in range(n):
+                done[u] += kv * p[u]
+        _store(done, o + x0, n, policy, delta, lo, hi)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Direct path
+
+cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw,
+                       const int64_t* tap_row, const int64_t* tap_col, const acc_t* tap_val, Py_ssize_t ntaps,
+                       Py_ssize_t ax, const int64_t* row_map, const int64_t* col_map, acc_t cval, int policy,
+                       acc_t delta, acc_t lo, acc_t hi, Py_ssize_t y0, Py_ssize_t y1,
+                       acc_t* ring, acc_t** ptrs) noexcept nogil:
+    """Output rows [y0, y1): padded rows y0 .. y1 + kh - 2 stream through the ring."""
+    cdef Py_ssize_t PW = W + kw - 1, p, y, t
     for p in range(y0, y0 + kh - 1):
         _fill_row(sp, W, PW, ax, row_map, col_map, cval, p, ring + (p % kh) * PW)
     for y in range(y0, y1):
         p = y + kh - 1
         _fill_row(sp, W, PW, ax, row_map, col_map, cval, p, ring + (p % kh) * PW)
-        for i in range(kh):
-            rows[i] = ring + ((y + i) % kh) * PW
-        _sum_taps(acc, rows, k, kh, kw, W)
-        _store_row(acc, op + y * W, W, policy, delta, lo, hi)
+        for t in range(ntaps):
+            ptrs[t] = ring + ((y + tap_row[t]) % kh) * PW + tap_col[t]
+        _blocked_sum(op + y * W, ptrs, tap_val, ntaps, W, policy, delta, lo, hi)
 
 
-def correlate(const src_t[:, ::1] src, const acc_t[:, ::1] kernel, const int64_t[::1] row_map,
+def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const int64_t[::1] tap_row,
+              const int64_t[::1] tap_col, const acc_t[::1] tap_val, const int64_t[::1] row_map,
               const int64_t[::1] col_map, Py_ssize_t ax, double cval, out_t[:, ::1] out, int policy,
               double delta, double lo, double hi, int nthreads):
-    """out = policy(correlate(src, kernel) + delta) with borders given by the index maps.
+    """Direct path: out = policy(sum over the listed taps + delta); the accumulator type is the taps' dtype.
 
-    `src` and `out` are non-empty and of one shape (H, W); `row_map` has H + kh - 1 entries and `col_map`
-    W + kw - 1, each a source index or -1 for `cval`; `ax` is the anchor column. The accumulator type is the
-    kernel's dtype.
+    `src` and `out` are non-empty and of one shape (H, W); tap t adds tap_val[t] * padded[y + tap_row[t],
+    x + tap_col[t]]; `row_map` has H + kh - 1 entries and `col_map` W + kw - 1, each a source index or -1 for
+    `cval`; `ax` is the anchor column.
     """
-    cdef Py_ssize_t H = out.shape[0], W = out.shape[1]
-    cdef Py_ssize_t kh = kernel.shape[0], kw = kernel.shape[1], PW = W + kw - 1
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1, ntaps = tap_val.shape[0]
     cdef Py_ssize_t nbands = min(H, 4 * nthreads) if nthreads > 1 else 1
     cdef Py_ssize_t b
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef acc_t* ring
-    cdef acc_t** rows
-    cdef acc_t* acc
+    cdef acc_t** ptrs
     cdef const src_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
-    cdef const acc_t* kp = &kernel[0, 0]
+    cdef const int64_t* trow = &tap_row[0] if ntaps else NULL
+    cdef const int64_t* tcol = &tap_col[0] if ntaps else NULL
+    cdef const acc_t* tval = &tap_val[0] if ntaps else NULL
     cdef const int64_t* rmap = &row_map[0]
     cdef const int64_t* cmap = &col_map[0]
     cdef acc_t cval_a = <acc_t>cval, delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
-        ring = <acc_t*>malloc(kh * PW * sizeof(acc_t))
-        rows = <acc_t**>malloc(kh * sizeof(acc_t*))
-        acc = <acc_t*>malloc(W * sizeof(acc_t))
-        if ring == NULL or rows == NULL or acc == NULL:
+        ring = <acc_t*>PyMem_RawMalloc(kh * PW * sizeof(acc_t))
+        ptrs = <acc_t**>PyMem_RawMalloc((ntaps + 1) * sizeof(acc_t*))
+        if ring == NULL or ptrs == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):
-            if ring != NULL and rows != NULL and acc != NULL:
-                _band(sp, op, W, kp, kh, kw, ax, rmap, cmap, cval_a, policy, delta_a, lo_a, hi_a,
-                      b * H // nbands, (b + 1) * H // nbands, ring, rows, acc)
-        free(ring)
-        free(rows)
-        free(acc)
+            if ring != NULL and ptrs != NULL:
+                _direct_band(sp, op, W, kh, kw, trow, tcol, tval, ntaps, ax, rmap, cmap, cval_a, policy, delta_a,
+                             lo_a, hi_a, b * H // nbands, (b + 1) * H // nbands, ring, ptrs)
+        PyMem_RawFree(ring)
+        PyMem_RawFree(ptrs)
+    if failed:
+        raise MemoryError("fastconv: could not allocate the per-thread row buffers")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Separable path
+
+cdef void _separable_band(const src_t* sp, out_t* op, Py_ssize_t W, const acc_t* v, Py_ssize_t kh,
+                          const acc_t* h, Py_ssize_t kw, Py_ssize_t ax, const int64_t* row_map,
+                          const int64_t* col_map, acc_t cval, int policy, acc_t delta, acc_t lo, acc_t hi,
+                          Py_ssize_t y0, Py_ssize_t y1, acc_t* padded, acc_t* ring, acc_t** ptrs,
+                          const int64_t* hidx, const acc_t* hval, Py_ssize_t nh,
+                          const int64_t* vidx, const acc_t* vval, Py_ssize_t nv) noexcept nogil:
+    """Output rows [y0, y1): each padded row is filtered with h into the ring; output rows sum the ring with v."""
+    cdef Py_ssize_t PW = W + kw - 1, p, y, t
+    cdef acc_t zero = 0
+    for p in range(y0, y1 + kh - 1):
+        _fill_row(sp, W, PW, ax, row_map, col_map, cval, p, padded)
+        for t in range(nh):
+            ptrs[t] = padded + hidx[t]
+        _blocked_sum(ring + (p % kh) * W, ptrs, hval, nh, W, POLICY_RAW, zero, zero, zero)
+        y = p - (kh - 1)
+        if y >= y0:
+            for t in range(nv):
+                ptrs[t] = ring + ((y + vidx[t]) % kh) * W
+            _blocked_sum(op + y * W, ptrs, vval, nv, W, policy, delta, lo, hi)
+
+
+def correlate_separable(const src_t[:, ::1] src, const int64_t[::1] v_idx, const acc_t[::1] v_val, Py_ssize_t kh,
+                        const int64_t[::1] h_idx, const acc_t[::1] h_val, Py_ssize_t kw,
+                        const int64_t[::1] row_map, const int64_t[::1] col_map, Py_ssize_t ax, double cval,
+                        out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads):
+    """Separable path for a kernel v (x) h given by its non-zero entries (index, value) along each axis."""
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
+    cdef Py_ssize_t nh = h_val.shape[0], nv = v_val.shape[0]
+    cdef Py_ssize_t nbands = min(H, 4 * nthreads) if nthreads > 1 else 1
+    cdef Py_ssize_t b
+    cdef int failed = 0
+    cdef int* failed_p = &failed
+    cdef acc_t* padded
+    cdef acc_t* ring
+    cdef acc_t** ptrs
+    cdef const src_t* sp = &src[0, 0]
+    cdef out_t* op = &out[0, 0]
+    cdef const int64_t* hidx = &h_idx[0]
+    cdef const int64_t* vidx = &v_idx[0]
+    cdef const acc_t* hval = &h_val[0]
+    cdef const acc_t* vval = &v_val[0]
+    cdef const int64_t* rmap = &row_map[0]
+    cdef const int64_t* cmap = &col_map[0]
+    cdef acc_t cval_a = <acc_t>cval, delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
+    with nogil, parallel(num_threads=nthreads):
+        padded = <acc_t*>PyMem_RawMalloc(PW * sizeof(acc_t))
+        ring = <acc_t*>PyMem_RawMalloc(kh * W * sizeof(acc_t))
+        ptrs = <acc_t**>PyMem_RawMalloc((kh + kw) * sizeof(acc_t*))
+        if padded == NULL or ring == NULL or ptrs == NULL:
+            failed_p[0] = 1
+        for b in prange(nbands, schedule="dynamic"):
+            if padded != NULL and ring != NULL and ptrs != NULL:
+                _separable_band(sp, op, W, vval, kh, hval, kw, ax, rmap, cmap, cval_a, policy, delta_a, lo_a, hi_a,
+                                b * H // nbands, (b + 1) * H // nbands, padded, ring, ptrs,
+                                hidx, hval, nh, vidx, vval, nv)
+        PyMem_RawFree(padded)
+        PyMem_RawFree(ring)
+        PyMem_RawFree(ptrs)
+    if failed:
+        raise MemoryError("fastconv: could not allocate the per-thread row buffers")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Box path: exact integer sums
+
+cdef inline void _fill_int_row(const int_src_t* sp, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax,
+                               const int64_t* row_map, const int64_t* col_map, int32_t cval, Py_ssize_t p,
+                               int32_t* dst) noexcept nogil:
+    cdef Py_ssize_t r = row_map[p], c, m
+    cdef const int_src_t* s
+    if r < 0:
+        for c in range(PW):
+            dst[c] = cval
+        return
+    s = sp + r * W
+    for c in range(ax):
+        m = col_map[c]
+        dst[c] = cval if m < 0 else <int32_t>s[m]
+    for c in range(W):
+        dst[ax + c] = <int32_t>s[c]
+    for c in range(ax + W, PW):
+        m = col_map[c]
+        dst[c] = cval if m < 0 else <int32_t>s[m]
+
+
+cdef inline void _window_sums(const int32_t* col, Py_ssize_t W, Py_ssize_t kw, int32_t* a, int32_t* b,
+                              int32_t* res) noexcept nogil:
+    """res[x] = sum of col[x .. x + kw - 1], by doubling: O(log kw) vector passes instead of kw."""
+    cdef Py_ssize_t x, width = 1, offset = 0, n = W + kw - 1
+    cdef int32_t* cur = a
+    cdef int32_t* nxt = b
+    cdef int32_t* tmp
+    for x in range(n):
+        cur[x] = col[x]
+    for x in range(W):
+        res[x] = 0
+    while True:
+        if kw & width:
+            for x in range(W):
+                res[x] += cur[x + offset]
+            offset += width
+        if 2 * width > kw:
+            break
+        for x in range(n - 2 * width + 1):       # windows of 2 * width from two of width
+            nxt[x] = cur[x] + cur[x + width]
+        tmp = cur
+        cur = nxt
+        nxt = tmp
+        width *= 2
+
+
+cdef void _box_band(const int_src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t ax,
+                    const int64_t* row_map, const int64_t* col_map, int32_t cval, double scale, bint divide,
+                    int policy, double delta, double lo, double hi, Py_ssize_t y0, Py_ssize_t y1,
+                    int32_t* colsum, int32_t* row, int32_t* a, int32_t* b, int32_t* res,
+                    double* val) noexcept nogil:
+    cdef Py_ssize_t PW = W + kw - 1, p, y, x
+    for x in range(PW):
+        colsum[x] = 0
+    for p in range(y0, y0 + kh):
+        _fill_int_row(sp, W, PW, ax, row_map, col_map, cval, p, row)
+        for x in range(PW):
+            colsum[x] += row[x]
+    for y in range(y0, y1):
+        if y > y0:      # slide the column sums down one row: add the new padded row, drop the old one
+            _fill_int_row(sp, W, PW, ax, row_map, col_map, cval, y + kh - 1, row)
+            for x in range(PW):
+                colsum[x] += row[x]
+            _fill_int_row(sp, W, PW, ax, row_map, col_map, cval, y - 1, row)
+            for x in range(PW):
+                colsum[x] -= row[x]
+        _window_sums(colsum, W, kw, a, b, res)
+        if divide:
+            for x in range(W):
+                val[x] = res[x] / scale
+        else:
+            for x in range(W):
+                val[x] = res[x] * scale
+        _store(val, op + y * W, W, policy, delta, lo, hi)
+
+
+def box_filter(const int_src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const int64_t[::1] row_map,
+               const int64_t[::1] col_map, Py_ssize_t ax, int cval, double scale, bint divide,
+               out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads):
+    """Box path: out = policy(S / scale + delta) if `divide` else policy(S * scale + delta), S the exact integer
+    sum of the kh x kw window (|S| must fit in int32: the caller checks)."""
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
+    cdef Py_ssize_t nbands = min(H, 4 * nthreads) if nthreads > 1 else 1
+    cdef Py_ssize_t b
+    cdef int failed = 0
+    cdef int* failed_p = &failed
+    cdef int32_t* work
+    cdef double* val
+    cdef const int_src_t* sp = &src[0, 0]
+    cdef out_t* op = &out[0, 0]
+    cdef const int64_t* rmap = &row_map[0]
+    cdef const int64_t* cmap = &col_map[0]
+    with nogil, parallel(num_threads=nthreads):
+        work = <int32_t*>PyMem_RawMalloc(5 * PW * sizeof(int32_t))
+        val = <double*>PyMem_RawMalloc(W * sizeof(double))
+        if work == NULL or val == NULL:
+            failed_p[0] = 1
+        for b in prange(nbands, schedule="dynamic"):
+            if work != NULL and val != NULL:
+                _box_band(sp, op, W, kh, kw, ax, rmap, cmap, cval, scale, divide, policy, delta, lo, hi,
+                          b * H // nbands, (b + 1) * H // nbands,
+                          work, work + PW, work + 2 * PW, work + 3 * PW, work + 4 * PW, val)
+        PyMem_RawFree(work)
+        PyMem_RawFree(val)
     if failed:
         raise MemoryError("fastconv: could not allocate the per-thread row buffers")

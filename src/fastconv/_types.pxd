@@ -21,3 +21,9 @@ ctypedef fused out_t:
 ctypedef fused acc_t:
     float
     double
+
+# Integer pixel types the exact box path reads.
+ctypedef fused int_src_t:
+    uint8_t
+    uint16_t
+    int16_t

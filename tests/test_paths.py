@@ -1,0 +1,129 @@
+"""Every path (direct, separable, box) gives the direct path's results within float rounding.
+
+Each path is forced through fastconv._paths.force; the automatic choice is checked too.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastconv
+from fastconv import _paths
+from strategies import float_images, images_of, shapes, uint8_images
+from twins import correlate_float64, correlate_nan_rule
+
+BORDERS = ["replicate", "reflect", "reflect101", "wrap", "constant"]
+
+
+@st.composite
+def rank1_kernels(draw):
+    kh, kw = draw(st.integers(2, 15)), draw(st.integers(2, 15))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if draw(st.booleans()):   # integer factors, some zero taps
+        v, h = rng.integers(-3, 4, kh), rng.integers(-3, 4, kw)
+        v[0] = v[0] or 1
+        h[-1] = h[-1] or 2
+    else:
+        v, h = rng.standard_normal(kh), rng.standard_normal(kw)
+    return np.outer(v, h).astype(np.float64)
+
+
+@st.composite
+def box_kernels(draw):
+    kh, kw = draw(st.integers(1, 31)), draw(st.integers(1, 31))
+    value = draw(st.sampled_from([1.0 / (kh * kw), 1.0, -2.0, 0.37]))
+    return np.full((kh, kw), value)
+
+
+def run(path, image, K, **kw):
+    with _paths.force(path):
+        return fastconv.convolve(image, K, **kw)
+
+
+def test_separable_equals_direct(variant):
+    @given(st.one_of(uint8_images(), float_images(np.float32)), rank1_kernels(), st.sampled_from(BORDERS),
+           st.sampled_from(["round", "float"]))
+    def check(image, K, border, output):
+        sep = run("separable", image, K, border=border, output=output, cval=3.0)
+        direct = run("direct", image, K, border=border, output=output, cval=3.0)
+        if output == "round":
+            assert np.abs(sep.astype(int) - direct).max() <= 1
+            if image.dtype == np.uint8 and np.array_equal(K, np.round(K)):
+                np.testing.assert_array_equal(sep, direct)   # integer factors: exact
+        else:
+            scale = np.abs(K).sum() * max(float(np.abs(image).max()), 3.0)
+            np.testing.assert_allclose(sep, direct, rtol=0, atol=64 * np.finfo(np.float32).eps * scale)
+
+    check()
+
+
+def test_box_is_exact(variant):
+    @given(st.one_of(uint8_images(), images_of(np.uint16), images_of(np.int16)), box_kernels(),
+           st.sampled_from(BORDERS), st.sampled_from(["floor", "round", "float"]))
+    def check(image, K, border, output):
+        box = run("box", image, K, border=border, output=output, cval=7.0)
+        exact = correlate_float64(image, K, border, cval=7.0)
+        if output == "float":
+            np.testing.assert_allclose(box, exact, rtol=1e-6, atol=1e-6 * np.abs(exact).max())
+            return
+        rounding = np.floor if output == "floor" else np.rint
+        expected = rounding(np.clip(exact, 0, 255))
+        assert np.abs(box.astype(int) - expected).max() <= 1
+        direct = run("direct", image, K, border=border, output=output, cval=7.0)
+        assert np.abs(box.astype(int) - direct).max() <= 1
+
+    check()
+
+
+def test_box_mean_is_exact_where_the_mean_is_an_integer():
+    image = np.full((9, 9), 7, np.uint8)
+    image[4, 4] = 7 + 49          # window means are 7 or 8 exactly
+    out = run("box", image, fastconv.kernels.small_blur(), output="floor")
+    assert set(np.unique(out)) == {7, 8}
+
+
+def test_nan_rule_on_the_separable_path(variant):
+    @given(float_images(np.float64), rank1_kernels(), st.sampled_from(BORDERS))
+    def check(image, K, border):
+        rng = np.random.default_rng(image.size)
+        image = image.copy()
+        image[rng.random(image.shape) < 0.1] = np.nan
+        ours = run("separable", image, K, border=border, output="float")
+        expected = correlate_nan_rule(image, K, border)
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(expected))
+
+    check()
+
+
+def test_forcing_a_path_that_does_not_apply_is_refused():
+    with pytest.raises(ValueError, match="the 'box' path does not apply"):
+        run("box", np.zeros((5, 5), np.float32), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="the 'separable' path does not apply"):
+        run("separable", np.zeros((5, 5), np.uint8), np.arange(9.0).reshape(3, 3) ** 2)
+    with pytest.raises(ValueError, match="path must be one of"):
+        with _paths.force("fft"):
+            pass
+
+
+@pytest.mark.parametrize("K, image_dtype, path", [
+    (fastconv.kernels.small_blur(), np.uint8, "box"),
+    (fastconv.kernels.large_blur(), np.uint16, "box"),
+    (fastconv.kernels.small_blur(), np.float32, "separable"),
+    (fastconv.kernels.gaussian(9, 2.0), np.uint8, "separable"),
+    (fastconv.kernels.sharpen(), np.uint8, "direct"),
+    (np.random.default_rng(0).standard_normal((7, 7)), np.uint8, "direct"),
+])
+def test_automatic_choice(K, image_dtype, path):
+    assert _paths.choose(K, np.dtype(image_dtype), "replicate", 0.0)[0] == path
+
+
+def test_rank1_detection_is_exact_or_refused():
+    g = fastconv.kernels.gaussian(9, 1.3)
+    v, h = _paths.rank1_factors(g)
+    assert np.abs(np.outer(v, h) - g).max() <= 4 * np.finfo(float).eps * g.max()
+    sobel = fastconv.kernels.sobel(1, 0)
+    v, h = _paths.rank1_factors(sobel)
+    np.testing.assert_array_equal(np.outer(v, h), sobel)
+    nearly = g.copy()
+    nearly[0, 0] *= 1 + 1e-9     # rank 2 by a hair: not separable
+    assert _paths.rank1_factors(nearly) is None
