@@ -131,7 +131,7 @@ def _check_out(out, shape, dtype, name="out"):
     return out
 
 
-def _filter(img, kernel, anchor, border, cval, out_dtype, policy, delta, acc, threads, out):
+def _filter(img, plan, anchor, border, cval, out_dtype, policy, delta, acc, threads, out):
     """Correlate every channel of the checked image `img` into `out` (or a new array) and return it.
 
     The core writes straight into `out` when it is a C-contiguous 2-D array that does not overlap the image;
@@ -143,16 +143,15 @@ def _filter(img, kernel, anchor, border, cval, out_dtype, policy, delta, acc, th
     direct = (out is not None and out.ndim == 2 and out.flags.c_contiguous and not np.may_share_memory(out, img))
     target = out if direct else np.empty((channels, height, width), out_dtype)
     if target.size:
-        path, factors = _paths.choose(kernel, img.dtype, border, cval)
-        kh, kw = kernel.shape
+        kh, kw = plan.kernel.shape
         rows = source_indices(border, height, kh, anchor[0])
         cols = source_indices(border, width, kw, anchor[1])
         nthreads = max(1, min(threads, height, 4 * _cpu_count()))
         lo, hi = _limits(out_dtype)
         for c in range(channels):
             plane = np.ascontiguousarray(planes[..., c])
-            _paths.run(path, factors, plane, kernel, anchor, rows, cols, cval, target if direct else target[c],
-                       policy, delta, lo, hi, acc, nthreads)
+            plan.run(plane, rows, cols, anchor[1], cval, target if direct else target[c], policy, delta, lo, hi,
+                     acc, nthreads)
     if direct:
         return out
     result = target[0] if img.ndim == 2 else np.moveaxis(target, 0, -1)
@@ -255,13 +254,14 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
 
     out_dtype, raw_dtype, policy = output_plan(output, dtype, img.dtype)
     out = _check_out(out, img.shape, out_dtype)
+    plan = _paths.plan(kernel, img.dtype, border, cval)
     if acc is None:
-        acc = accumulator_dtype(img.dtype, kernel, policy != POLICY_RAW)
+        acc = accumulator_dtype(img.dtype, policy != POLICY_RAW, plan.error_bound)
     if output == "stretch":
-        raw = _filter(img, kernel, anchor, border, cval, raw_dtype, POLICY_RAW, 0.0, acc, threads, None)
+        raw = _filter(img, plan, anchor, border, cval, raw_dtype, POLICY_RAW, 0.0, acc, threads, None)
         result = stretch(raw, out_dtype)
         if out is None:
             return result
         out[...] = result
         return out
-    return _filter(img, kernel, anchor, border, cval, out_dtype, policy, 0.0, acc, threads, out)
+    return _filter(img, plan, anchor, border, cval, out_dtype, policy, 0.0, acc, threads, out)

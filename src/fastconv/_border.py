@@ -4,6 +4,8 @@ A padded axis of length ``n + k - 1`` (image length ``n``, kernel length ``k``, 
 ``p`` to source index ``border(p - a)``, or to -1 where the constant value applies. The rules repeat for any
 distance from the image (a reflection of a reflection), as scipy.ndimage does, so kernels may exceed the image.
 """
+import functools
+
 import numpy as np
 
 #: fastconv name -> (OpenCV constant name, scipy.ndimage mode)
@@ -23,8 +25,18 @@ def check_border(border):
     return border
 
 
+@functools.lru_cache(maxsize=256)
 def source_indices(border, n, k, anchor):
-    """Source index (or -1 for the constant) of each of the ``n + k - 1`` padded positions along one axis."""
+    """Source index (or -1 for the constant) of each of the ``n + k - 1`` padded positions along one axis.
+
+    Cached; the arrays returned are read-only.
+    """
+    index = _source_indices(border, n, k, anchor)
+    index.flags.writeable = False
+    return index
+
+
+def _source_indices(border, n, k, anchor):
     i = np.arange(n + k - 1, dtype=np.int64) - anchor
     if border == "replicate":
         return np.clip(i, 0, n - 1)

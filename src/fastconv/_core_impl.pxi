@@ -46,12 +46,13 @@ cdef extern from *:
     static int fastconv_max_threads(void) { return 1; }
     #endif
     /* Output columns kept in registers per block: 8 vector registers of float32 (half as many doubles fit). */
+    /* Two-row blocks hold two rows' columns: 16 of AVX-512's 32 registers, 8 of AVX2's or SSE2's 16. */
     #if defined(__AVX512F__)
-    enum { FC_BLOCK_F = 128, FC_BLOCK_D = 64 };
+    enum { FC_BLOCK_F = 128, FC_BLOCK_D = 64, FC_BLOCK2_F = 128, FC_BLOCK2_D = 64 };
     #elif defined(__AVX2__)
-    enum { FC_BLOCK_F = 64, FC_BLOCK_D = 32 };
+    enum { FC_BLOCK_F = 64, FC_BLOCK_D = 32, FC_BLOCK2_F = 32, FC_BLOCK2_D = 16 };
     #else
-    enum { FC_BLOCK_F = 32, FC_BLOCK_D = 16 };
+    enum { FC_BLOCK_F = 32, FC_BLOCK_D = 16, FC_BLOCK2_F = 16, FC_BLOCK2_D = 8 };
     #endif
     """
     int fastconv_cpu_has_avx2() noexcept nogil
@@ -60,6 +61,8 @@ cdef extern from *:
     int fastconv_max_threads() noexcept nogil
     enum: FC_BLOCK_F
     enum: FC_BLOCK_D
+    enum: FC_BLOCK2_F
+    enum: FC_BLOCK2_D
 
 # Output policies (mirrored by fastconv._output).
 cdef enum:
@@ -198,37 +201,158 @@ cdef inline void _blocked_sum(out_t* o, acc_t** ptrs, const acc_t* vals, Py_ssiz
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Direct path
+# Direct path: two output rows per pass, so each loaded vector of a padded row serves both
+
+cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second,
+                     acc_t** pb, const acc_t* b0, const acc_t* b1, Py_ssize_t nb,
+                     acc_t** p0, const acc_t* c0, Py_ssize_t n0,
+                     acc_t** p1, const acc_t* c1, Py_ssize_t n1, acc_t* res0, acc_t* res1) noexcept nogil:
+    """res0[u] (row y) and, if `second`, res1[u] (row y + 1) for the n columns from x0.
+
+    A full block (n equal to the block width) accumulates in local arrays whose address is never taken, so the
+    compiler keeps them in vector registers across all taps; a partial block works in memory.
+    """
+    cdef acc_t acc0[FC_BLOCK2_F]
+    cdef acc_t acc1[FC_BLOCK2_F]
+    cdef Py_ssize_t B = FC_BLOCK2_F if acc_t is float else FC_BLOCK2_D
+    cdef Py_ssize_t t, u
+    cdef acc_t k0, k1, v
+    cdef const acc_t* p
+    if n != B:
+        for u in range(n):
+            res0[u] = 0
+            if second:
+                res1[u] = 0
+        for t in range(nb):
+            p = pb[t] + x0
+            for u in range(n):
+                res0[u] += b0[t] * p[u]
+                if second:
+                    res1[u] += b1[t] * p[u]
+        for t in range(n0):
+            p = p0[t] + x0
+            for u in range(n):
+                res0[u] += c0[t] * p[u]
+        if second:
+            for t in range(n1):
+                p = p1[t] + x0
+                for u in range(n):
+                    res1[u] += c1[t] * p[u]
+        return
+    for u in range(B):
+        acc0[u] = 0
+    if second:
+        for u in range(B):
+            acc1[u] = 0
+        for t in range(nb):
+            k0 = b0[t]
+            k1 = b1[t]
+            p = pb[t] + x0
+            for u in range(B):
+                v = p[u]
+                acc0[u] += k0 * v
+                acc1[u] += k1 * v
+        for t in range(n1):
+            k1 = c1[t]
+            p = p1[t] + x0
+            for u in range(B):
+                acc1[u] += k1 * p[u]
+    else:
+        for t in range(nb):
+            k0 = b0[t]
+            p = pb[t] + x0
+            for u in range(B):
+                acc0[u] += k0 * p[u]
+    for t in range(n0):
+        k0 = c0[t]
+        p = p0[t] + x0
+        for u in range(B):
+            acc0[u] += k0 * p[u]
+    for u in range(B):
+        res0[u] = acc0[u]
+    if second:
+        for u in range(B):
+            res1[u] = acc1[u]
+
+
+cdef void _pair_row(out_t* o0, out_t* o1, bint second, Py_ssize_t W,
+                    acc_t** pb, const acc_t* b0, const acc_t* b1, Py_ssize_t nb,
+                    acc_t** p0, const acc_t* c0, Py_ssize_t n0, acc_t** p1, const acc_t* c1, Py_ssize_t n1,
+                    int policy, acc_t delta, acc_t lo, acc_t hi) noexcept nogil:
+    """Output rows y (into o0) and, if `second`, y + 1 (into o1), one register block of columns at a time."""
+    cdef acc_t res0[FC_BLOCK2_F]
+    cdef acc_t res1[FC_BLOCK2_F]
+    cdef Py_ssize_t B = FC_BLOCK2_F if acc_t is float else FC_BLOCK2_D
+    cdef Py_ssize_t x0 = 0, n
+    while x0 < W:
+        n = min(B, W - x0)
+        _pair_sums(x0, n, second, pb, b0, b1, nb, p0, c0, n0, p1, c1, n1, res0, res1)
+        _store(res0, o0 + x0, n, policy, delta, lo, hi)
+        if second:
+            _store(res1, o1 + x0, n, policy, delta, lo, hi)
+        x0 += n
+
 
 cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw,
-                       const int64_t* tap_row, const int64_t* tap_col, const acc_t* tap_val, Py_ssize_t ntaps,
+                       const int64_t* bd, const int64_t* bj, const acc_t* b0, const acc_t* b1, Py_ssize_t nb,
+                       const int64_t* d0, const int64_t* j0, const acc_t* c0, Py_ssize_t n0,
+                       const int64_t* d1, const int64_t* j1, const acc_t* c1, Py_ssize_t n1,
                        Py_ssize_t ax, const int64_t* row_map, const int64_t* col_map, acc_t cval, int policy,
-                       acc_t delta, acc_t lo, acc_t hi, Py_ssize_t y0, Py_ssize_t y1,
+                       acc_t delta, acc_t lo, acc_t hi, bint paired, Py_ssize_t y0, Py_ssize_t y1,
                        acc_t* ring, acc_t** ptrs) noexcept nogil:
-    """Output rows [y0, y1): padded rows y0 .. y1 + kh - 2 stream through the ring."""
-    cdef Py_ssize_t PW = W + kw - 1, p, y, t
-    for p in range(y0, y0 + kh - 1):
-        _fill_row(sp, W, PW, ax, row_map, col_map, cval, p, ring + (p % kh) * PW)
-    for y in range(y0, y1):
-        p = y + kh - 1
-        _fill_row(sp, W, PW, ax, row_map, col_map, cval, p, ring + (p % kh) * PW)
-        for t in range(ntaps):
-            ptrs[t] = ring + ((y + tap_row[t]) % kh) * PW + tap_col[t]
-        _blocked_sum(op + y * W, ptrs, tap_val, ntaps, W, policy, delta, lo, hi)
+    """Output rows [y0, y1), one at a time or (`paired`, y0 even) in pairs (y, y + 1); padded rows stream
+    through a ring of kh + 1 rows.
 
-
-def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const int64_t[::1] tap_row,
-              const int64_t[::1] tap_col, const acc_t[::1] tap_val, const int64_t[::1] row_map,
-              const int64_t[::1] col_map, Py_ssize_t ax, double cval, out_t[:, ::1] out, int policy,
-              double delta, double lo, double hi, int nthreads):
-    """Direct path: out = policy(sum over the listed taps + delta); the accumulator type is the taps' dtype.
-
-    `src` and `out` are non-empty and of one shape (H, W); tap t adds tap_val[t] * padded[y + tap_row[t],
-    x + tap_col[t]]; `row_map` has H + kh - 1 entries and `col_map` W + kw - 1, each a source index or -1 for
-    `cval`; `ax` is the anchor column.
+    When paired, every even row is summed as the first of a pair and every odd row as the second, whatever the
+    band, so the summation order (and so the result) does not depend on the thread count.
     """
-    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1, ntaps = tap_val.shape[0]
-    cdef Py_ssize_t nbands = min(H, 4 * nthreads) if nthreads > 1 else 1
+    cdef Py_ssize_t PW = W + kw - 1, R = kh + 1, p, y, t, last
+    cdef Py_ssize_t filled = y0          # next padded row to load
+    cdef bint second
+    cdef acc_t** pb = ptrs
+    cdef acc_t** p0 = ptrs + nb
+    cdef acc_t** p1 = ptrs + nb + n0
+    y = y0
+    while y < y1:
+        second = paired and y + 1 < y1
+        last = y + kh if second else y + kh - 1
+        while filled <= last:
+            _fill_row(sp, W, PW, ax, row_map, col_map, cval, filled, ring + (filled % R) * PW)
+            filled += 1
+        for t in range(nb):
+            pb[t] = ring + ((y + bd[t]) % R) * PW + bj[t]
+        for t in range(n0):
+            p0[t] = ring + ((y + d0[t]) % R) * PW + j0[t]
+        for t in range(n1):
+            p1[t] = ring + ((y + d1[t]) % R) * PW + j1[t]
+        _pair_row(op + y * W, op + (y + 1) * W if second else op, second, W, pb, b0, b1, nb, p0, c0, n0,
+                  p1, c1, n1, policy, delta, lo, hi)
+        y += 2 if paired else 1
+
+
+cdef inline const int64_t* _i64(const int64_t[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] else NULL
+
+
+def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
+              const int64_t[::1] both_d, const int64_t[::1] both_j, const acc_t[::1] both_c0,
+              const acc_t[::1] both_c1, const int64_t[::1] only0_d, const int64_t[::1] only0_j,
+              const acc_t[::1] only0_c0, const int64_t[::1] only1_d, const int64_t[::1] only1_j,
+              const acc_t[::1] only1_c1, bint paired, const int64_t[::1] row_map, const int64_t[::1] col_map,
+              Py_ssize_t ax, double cval, out_t[:, ::1] out, int policy, double delta, double lo, double hi,
+              int nthreads):
+    """Direct path: out = policy(sum of the kernel's non-zero taps + delta); the accumulator type is the taps'.
+
+    `src` and `out` are non-empty and of one shape (H, W). The taps come as fastconv._paths.direct_groups makes
+    them: entry (d, j) reads padded[y + d, x + j] with coefficient c0 for row y and, when `paired`, c1 for row
+    y + 1 (groups: both non-zero, c0 only, c1 only; unpaired, every tap is in "c0 only"). `row_map` has H + kh - 1 entries and
+    `col_map` W + kw - 1, each a source index or -1 for `cval`; `ax` is the anchor column.
+    """
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
+    cdef Py_ssize_t nb = both_c0.shape[0], n0 = only0_c0.shape[0], n1 = only1_c1.shape[0]
+    cdef Py_ssize_t step = 2 if paired else 1
+    cdef Py_ssize_t npairs = (H + step - 1) // step
+    cdef Py_ssize_t nbands = min(npairs, 4 * nthreads) if nthreads > 1 else 1
     cdef Py_ssize_t b
     cdef int failed = 0
     cdef int* failed_p = &failed
@@ -236,21 +360,29 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const int64
     cdef acc_t** ptrs
     cdef const src_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
-    cdef const int64_t* trow = &tap_row[0] if ntaps else NULL
-    cdef const int64_t* tcol = &tap_col[0] if ntaps else NULL
-    cdef const acc_t* tval = &tap_val[0] if ntaps else NULL
+    cdef const int64_t* bd = _i64(both_d)
+    cdef const int64_t* bj = _i64(both_j)
+    cdef const int64_t* d0 = _i64(only0_d)
+    cdef const int64_t* j0 = _i64(only0_j)
+    cdef const int64_t* d1 = _i64(only1_d)
+    cdef const int64_t* j1 = _i64(only1_j)
+    cdef const acc_t* b0 = &both_c0[0] if nb else NULL
+    cdef const acc_t* b1 = &both_c1[0] if nb else NULL
+    cdef const acc_t* c0 = &only0_c0[0] if n0 else NULL
+    cdef const acc_t* c1 = &only1_c1[0] if n1 else NULL
     cdef const int64_t* rmap = &row_map[0]
     cdef const int64_t* cmap = &col_map[0]
     cdef acc_t cval_a = <acc_t>cval, delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
-        ring = <acc_t*>PyMem_RawMalloc(kh * PW * sizeof(acc_t))
-        ptrs = <acc_t**>PyMem_RawMalloc((ntaps + 1) * sizeof(acc_t*))
+        ring = <acc_t*>PyMem_RawMalloc((kh + 1) * PW * sizeof(acc_t))
+        ptrs = <acc_t**>PyMem_RawMalloc((nb + n0 + n1 + 1) * sizeof(acc_t*))
         if ring == NULL or ptrs == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):
             if ring != NULL and ptrs != NULL:
-                _direct_band(sp, op, W, kh, kw, trow, tcol, tval, ntaps, ax, rmap, cmap, cval_a, policy, delta_a,
-                             lo_a, hi_a, b * H // nbands, (b + 1) * H // nbands, ring, ptrs)
+                _direct_band(sp, op, W, kh, kw, bd, bj, b0, b1, nb, d0, j0, c0, n0, d1, j1, c1, n1, ax, rmap, cmap,
+                             cval_a, policy, delta_a, lo_a, hi_a, paired, step * (b * npairs // nbands),
+                             min(H, step * ((b + 1) * npairs // nbands)), ring, ptrs)
         PyMem_RawFree(ring)
         PyMem_RawFree(ptrs)
     if failed:
@@ -325,108 +457,113 @@ def correlate_separable(const src_t[:, ::1] src, const int64_t[::1] v_idx, const
 # ---------------------------------------------------------------------------------------------------------------
 # Box path: exact integer sums
 
-cdef inline void _fill_int_row(const int_src_t* sp, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax,
-                               const int64_t* row_map, const int64_t* col_map, int32_t cval, Py_ssize_t p,
-                               int32_t* dst) noexcept nogil:
+cdef inline void _add_int_row(int32_t* colsum, const int_src_t* sp, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax,
+                              const int64_t* row_map, const int64_t* col_map, int32_t cval, Py_ssize_t p,
+                              bint subtract) noexcept nogil:
+    """colsum += padded row p (or -= when `subtract`), read straight from the source row."""
     cdef Py_ssize_t r = row_map[p], c, m
     cdef const int_src_t* s
+    cdef int32_t sign = -1 if subtract else 1
     if r < 0:
         for c in range(PW):
-            dst[c] = cval
+            colsum[c] += sign * cval
         return
     s = sp + r * W
     for c in range(ax):
         m = col_map[c]
-        dst[c] = cval if m < 0 else <int32_t>s[m]
-    for c in range(W):
-        dst[ax + c] = <int32_t>s[c]
+        colsum[c] += sign * (cval if m < 0 else <int32_t>s[m])
+    if subtract:
+        for c in range(W):
+            colsum[ax + c] -= <int32_t>s[c]
+    else:
+        for c in range(W):
+            colsum[ax + c] += <int32_t>s[c]
     for c in range(ax + W, PW):
         m = col_map[c]
-        dst[c] = cval if m < 0 else <int32_t>s[m]
+        colsum[c] += sign * (cval if m < 0 else <int32_t>s[m])
 
 
 cdef inline void _window_sums(const int32_t* col, Py_ssize_t W, Py_ssize_t kw, int32_t* a, int32_t* b,
                               int32_t* res) noexcept nogil:
-    """res[x] = sum of col[x .. x + kw - 1], by doubling: O(log kw) vector passes instead of kw."""
-    cdef Py_ssize_t x, width = 1, offset = 0, n = W + kw - 1
-    cdef int32_t* cur = a
-    cdef int32_t* nxt = b
-    cdef int32_t* tmp
-    for x in range(n):
-        cur[x] = col[x]
+    """res[x] = sum of col[x .. x + kw - 1]: directly for narrow windows, else by doubling (O(log kw) passes)."""
+    cdef Py_ssize_t x, j, width = 1, offset = 0, n = W + kw - 1
+    cdef const int32_t* cur = col
+    cdef int32_t* nxt = a
+    cdef int32_t* spare = b
     for x in range(W):
-        res[x] = 0
-    while True:
+        res[x] = col[x]
+    if kw <= 8:
+        for j in range(1, kw):
+            for x in range(W):
+                res[x] += col[x + j]
+        return
+    offset = 1 if kw & 1 else 0
+    if not kw & 1:
+        for x in range(W):
+            res[x] = 0
+    while 2 * width <= kw:
+        for x in range(n - 2 * width + 1):       # windows of 2 * width from two of width
+            nxt[x] = cur[x] + cur[x + width]
+        cur = nxt
+        nxt = spare
+        spare = <int32_t*>cur
+        width *= 2
         if kw & width:
             for x in range(W):
                 res[x] += cur[x + offset]
             offset += width
-        if 2 * width > kw:
-            break
-        for x in range(n - 2 * width + 1):       # windows of 2 * width from two of width
-            nxt[x] = cur[x] + cur[x + width]
-        tmp = cur
-        cur = nxt
-        nxt = tmp
-        width *= 2
 
 
 cdef void _box_band(const int_src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t ax,
-                    const int64_t* row_map, const int64_t* col_map, int32_t cval, double scale, bint divide,
-                    int policy, double delta, double lo, double hi, Py_ssize_t y0, Py_ssize_t y1,
-                    int32_t* colsum, int32_t* row, int32_t* a, int32_t* b, int32_t* res,
-                    double* val) noexcept nogil:
+                    const int64_t* row_map, const int64_t* col_map, int32_t cval, acc_t scale, bint divide,
+                    int policy, acc_t delta, acc_t lo, acc_t hi, Py_ssize_t y0, Py_ssize_t y1,
+                    int32_t* colsum, int32_t* a, int32_t* b, int32_t* res, acc_t* val) noexcept nogil:
     cdef Py_ssize_t PW = W + kw - 1, p, y, x
     for x in range(PW):
         colsum[x] = 0
     for p in range(y0, y0 + kh):
-        _fill_int_row(sp, W, PW, ax, row_map, col_map, cval, p, row)
-        for x in range(PW):
-            colsum[x] += row[x]
+        _add_int_row(colsum, sp, W, PW, ax, row_map, col_map, cval, p, False)
     for y in range(y0, y1):
         if y > y0:      # slide the column sums down one row: add the new padded row, drop the old one
-            _fill_int_row(sp, W, PW, ax, row_map, col_map, cval, y + kh - 1, row)
-            for x in range(PW):
-                colsum[x] += row[x]
-            _fill_int_row(sp, W, PW, ax, row_map, col_map, cval, y - 1, row)
-            for x in range(PW):
-                colsum[x] -= row[x]
+            _add_int_row(colsum, sp, W, PW, ax, row_map, col_map, cval, y + kh - 1, False)
+            _add_int_row(colsum, sp, W, PW, ax, row_map, col_map, cval, y - 1, True)
         _window_sums(colsum, W, kw, a, b, res)
         if divide:
             for x in range(W):
-                val[x] = res[x] / scale
+                val[x] = <acc_t>res[x] / scale
         else:
             for x in range(W):
-                val[x] = res[x] * scale
+                val[x] = <acc_t>res[x] * scale
         _store(val, op + y * W, W, policy, delta, lo, hi)
 
 
 def box_filter(const int_src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const int64_t[::1] row_map,
-               const int64_t[::1] col_map, Py_ssize_t ax, int cval, double scale, bint divide,
+               const int64_t[::1] col_map, Py_ssize_t ax, int cval, const acc_t[::1] scale, bint divide,
                out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads):
     """Box path: out = policy(S / scale + delta) if `divide` else policy(S * scale + delta), S the exact integer
-    sum of the kh x kw window (|S| must fit in int32: the caller checks)."""
+    sum of the kh x kw window (|S| must fit in int32: the caller checks). `scale` is a one-element array whose
+    dtype is the type of the final division or product: float32 only where every S is exact in float32."""
     cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
     cdef Py_ssize_t nbands = min(H, 4 * nthreads) if nthreads > 1 else 1
     cdef Py_ssize_t b
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef int32_t* work
-    cdef double* val
+    cdef acc_t* val
     cdef const int_src_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
     cdef const int64_t* rmap = &row_map[0]
     cdef const int64_t* cmap = &col_map[0]
+    cdef acc_t scale_a = scale[0], delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
-        work = <int32_t*>PyMem_RawMalloc(5 * PW * sizeof(int32_t))
-        val = <double*>PyMem_RawMalloc(W * sizeof(double))
+        work = <int32_t*>PyMem_RawMalloc(4 * PW * sizeof(int32_t))
+        val = <acc_t*>PyMem_RawMalloc(W * sizeof(acc_t))
         if work == NULL or val == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):
             if work != NULL and val != NULL:
-                _box_band(sp, op, W, kh, kw, ax, rmap, cmap, cval, scale, divide, policy, delta, lo, hi,
-                          b * H // nbands, (b + 1) * H // nbands,
-                          work, work + PW, work + 2 * PW, work + 3 * PW, work + 4 * PW, val)
+                _box_band(sp, op, W, kh, kw, ax, rmap, cmap, cval, scale_a, divide, policy, delta_a, lo_a, hi_a,
+                          b * H // nbands, (b + 1) * H // nbands, work, work + PW, work + 2 * PW, work + 3 * PW, val)
         PyMem_RawFree(work)
         PyMem_RawFree(val)
     if failed:

@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from fastconv import _paths
 from fastconv._api import _check_cval, _check_image, _check_kernel, _check_out, _check_threads, _filter
 from fastconv._output import POLICY_RAW, POLICY_ROUND, accumulator_dtype
 
@@ -140,9 +141,10 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     threads = _check_threads(threads)
     dst = _check_out(dst, img.shape, out_dtype, name="dst")
     integer_output = out_dtype.kind in "iu"
+    plan = _paths.plan(k, img.dtype, border, 0.0)
     if np.float64 in (img.dtype, out_dtype):
         acc = np.dtype(np.float64)
     else:
-        acc = accumulator_dtype(img.dtype, k, integer_output)
+        acc = accumulator_dtype(img.dtype, integer_output, plan.error_bound)
     policy = POLICY_ROUND if integer_output else POLICY_RAW
-    return _filter(img, k, anchor, border, 0.0, out_dtype, policy, delta, acc, threads, dst)
+    return _filter(img, plan, anchor, border, 0.0, out_dtype, policy, delta, acc, threads, dst)

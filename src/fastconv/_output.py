@@ -27,14 +27,13 @@ def float_dtype(image_dtype):
     return np.dtype(np.float64) if image_dtype == np.float64 else np.dtype(np.float32)
 
 
-def float32_error_bound(kernel, lo, hi):
-    """Worst-case error of the core's float32 sum for pixels in [lo, hi].
+def partial_sum_bound(taps, lo, hi):
+    """Worst-case float32 error of summing ``taps[t] * pixel`` in the given order, pixels in [lo, hi].
 
-    The core adds the non-zero taps in row-major order; the classic bound for recursive summation is the unit
-    roundoff times the sum of the magnitudes of every partial sum, plus the rounding of each product and of the
-    kernel itself to float32.
+    The classic bound for recursive summation: the unit roundoff times the sum of the magnitudes of every partial
+    sum, plus the rounding of each product and of each tap itself to float32.
     """
-    k = kernel[kernel != 0].astype(np.float64)
+    k = np.asarray(taps, dtype=np.float64)
     if lo >= 0:     # unsigned pixels: a partial sum is largest when all positive or all negative taps see `hi`
         partial = hi * np.maximum(np.cumsum(np.maximum(k, 0)), np.cumsum(np.maximum(-k, 0)))
     else:
@@ -43,17 +42,18 @@ def float32_error_bound(kernel, lo, hi):
     return _U * (partial.sum() + 2 * magnitude)
 
 
-def accumulator_dtype(image_dtype, kernel, integer_output):
+def accumulator_dtype(image_dtype, integer_output, error_bound):
     """float64 for float64 images; float32 otherwise, unless rounding to integers could then be off by a level.
 
-    For integer images written to integer outputs the float32 error bound must stay below half a level: then
-    integer-valued kernels give exact results and any kernel stays within one level of the exact sum.
+    For integer images written to integer outputs, `error_bound(lo, hi)` (the float32 error of the path that will
+    run, for pixels in [lo, hi]) must stay below half a level: then integer-valued kernels give exact results and
+    any kernel stays within one level of the exact sum.
     """
     if image_dtype == np.float64:
         return np.dtype(np.float64)
     if integer_output and image_dtype.kind in "iu":
         info = np.iinfo(image_dtype)
-        if float32_error_bound(kernel, info.min, info.max) >= 0.5:
+        if error_bound(float(info.min), float(info.max)) >= 0.5:
             return np.dtype(np.float64)
     return np.dtype(np.float32)
 

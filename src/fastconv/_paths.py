@@ -10,11 +10,13 @@
 ``force(path)`` (private, for tests and benchmarks) makes every call take `path` where it applies and raise
 ``ValueError`` where it does not.
 """
+import functools
 from contextlib import contextmanager
 
 import numpy as np
 
 from fastconv import _dispatch
+from fastconv._output import partial_sum_bound
 
 PATHS = ("direct", "separable", "box")
 _F64_EPS = np.finfo(np.float64).eps
@@ -49,27 +51,31 @@ def rank1_factors(kernel):
     return (v, h) if residual <= 4 * _F64_EPS * abs(pivot) else None
 
 
+def _peak(image_dtype, cval):
+    """Largest magnitude a sample can have (image values or the constant border)."""
+    if image_dtype.kind not in "iu":
+        return np.inf
+    info = np.iinfo(image_dtype)
+    return max(abs(int(info.min)), int(info.max), abs(cval))
+
+
 def _box_fits(kernel, image_dtype, border, cval):
     if image_dtype not in _INT_IMAGES or not (kernel == kernel.flat[0]).all() or kernel.flat[0] == 0:
         return False
-    info = np.iinfo(image_dtype)
-    peak = max(abs(int(info.min)), int(info.max))
-    if border == "constant":
-        if cval != np.round(cval) or abs(cval) > peak:
-            return False
-    return kernel.size * peak < 2**31
+    if border == "constant" and cval != np.round(cval):
+        return False
+    return kernel.size * _peak(image_dtype, cval if border == "constant" else 0) < 2**31
 
 
-def choose(kernel, image_dtype, border, cval):
-    """The path for this kernel and image: the forced one, or the cheapest that applies."""
-    candidates = {"direct": True}
+def _choose(kernel, image_dtype, border, cval, forced):
+    """(path, rank-1 factors or None): the forced path, or the cheapest that applies."""
     factors = rank1_factors(kernel) if min(kernel.shape) > 1 else None
-    candidates["separable"] = factors is not None
-    candidates["box"] = _box_fits(kernel, image_dtype, border, cval)
-    if _forced is not None:
-        if not candidates[_forced]:
-            raise ValueError(f"the {_forced!r} path does not apply to this kernel and image")
-        return _forced, factors
+    candidates = {"direct": True, "separable": factors is not None,
+                  "box": _box_fits(kernel, image_dtype, border, cval)}
+    if forced is not None:
+        if not candidates[forced]:
+            raise ValueError(f"the {forced!r} path does not apply to this kernel and image")
+        return forced, factors
     if candidates["box"] and kernel.size >= 4:
         return "box", factors
     if candidates["separable"]:
@@ -80,28 +86,121 @@ def choose(kernel, image_dtype, border, cval):
     return "direct", factors
 
 
-def _taps(values, acc):
-    idx = np.flatnonzero(values).astype(np.int64)
-    return idx, np.ascontiguousarray(values[idx], dtype=acc)
+#: The direct path sums two output rows per pass from this many non-zero taps on (fewer loads per tap); smaller
+#: kernels go one row at a time, where a second row's bookkeeping costs more than the loads it saves.
+PAIR_FROM_TAPS = 16
 
 
-def run(path, factors, plane, kernel, anchor, rows, cols, cval, out, policy, delta, lo, hi, acc, nthreads):
-    """Correlate one C-contiguous plane into the C-contiguous 2-D `out` by `path`."""
-    core = _dispatch.core()
+def direct_groups(kernel):
+    """The direct path's taps: ``(paired, groups)``.
+
+    Paired, two output rows y and y + 1 read padded rows y .. y + kh: entry (d, j) of padded row y + d, column
+    offset j, carries c0 = K[d, j] for row y and c1 = K[d - 1, j] for row y + 1. Three groups in row-major
+    (d, j) order: both coefficients non-zero, c0 only, c1 only. Row y sums "both" (c0) then "c0 only"; row y + 1
+    sums "both" (c1) then "c1 only". Unpaired, every non-zero tap is in "c0 only", in row-major order. Zero
+    coefficients never multiply a pixel, so NaN and inf spread through the non-zero taps alone.
+    """
     kh, kw = kernel.shape
-    ax = anchor[1]
-    if path == "box":
-        n = kernel.size
-        value = float(kernel.flat[0])
-        divide = value == 1.0 / n
-        core.box_filter(plane, kh, kw, rows, cols, ax, int(cval), float(n) if divide else value, divide, out,
-                        policy, delta, lo, hi, nthreads)
-    elif path == "separable":
-        v_idx, v_val = _taps(factors[0], acc)
-        h_idx, h_val = _taps(factors[1], acc)
-        core.correlate_separable(plane, v_idx, v_val, kh, h_idx, h_val, kw, rows, cols, ax, cval, out, policy,
-                                 delta, lo, hi, nthreads)
-    else:
-        flat, val = _taps(kernel.ravel(), acc)
-        core.correlate(plane, kh, kw, flat // kw, flat % kw, val, rows, cols, ax, cval, out, policy, delta, lo,
-                       hi, nthreads)
+    paired = np.count_nonzero(kernel) >= PAIR_FROM_TAPS and kh > 1
+    if not paired:
+        d, j = np.nonzero(kernel)
+        empty = np.zeros(0, np.int64)
+        return False, {"both": (empty, empty, empty, empty), "c0": (d, j, kernel[d, j]), "c1": (empty, empty, empty)}
+    zeros = np.zeros((1, kw))
+    c0, c1 = np.vstack([kernel, zeros]), np.vstack([zeros, kernel])
+    d, j = np.mgrid[0:kh + 1, 0:kw]
+    both, only0, only1 = (c0 != 0) & (c1 != 0), (c0 != 0) & (c1 == 0), (c0 == 0) & (c1 != 0)
+    return True, {
+        "both": (d[both], j[both], c0[both], c1[both]),
+        "c0": (d[only0], j[only0], c0[only0]),
+        "c1": (d[only1], j[only1], c1[only1]),
+    }
+
+
+class Plan:
+    """How one kernel is computed on images of one dtype and border: the path and its prepared taps.
+
+    Plans are cached (`plan`), so repeated calls with the same kernel skip the analysis.
+    """
+
+    def __init__(self, kernel, image_dtype, border, cval, forced):
+        self.kernel = kernel
+        self.path, self.factors = _choose(kernel, image_dtype, border, cval, forced)
+        self.peak = _peak(image_dtype, cval)
+        self._args = {}
+        self._bounds = {}
+
+    def error_bound(self, lo, hi):
+        """Worst-case float32 error of this path's sums for pixels in [lo, hi]."""
+        key = (lo, hi)
+        if key not in self._bounds:
+            self._bounds[key] = self._error_bound(lo, hi)
+        return self._bounds[key]
+
+    def _error_bound(self, lo, hi):
+        if self.path == "box":
+            return 0.0          # exact integer sums
+        if self.path == "separable":
+            v, h = (f[f != 0] for f in self.factors)
+            top = np.abs(h).sum() * max(abs(lo), abs(hi))
+            return np.abs(v).sum() * partial_sum_bound(h, lo, hi) + partial_sum_bound(v, -top, top)
+        _, groups = direct_groups(self.kernel)
+        row0 = np.concatenate([groups["both"][2], groups["c0"][2]])
+        row1 = np.concatenate([groups["both"][3], groups["c1"][2]])
+        return max(partial_sum_bound(row0, lo, hi), partial_sum_bound(row1, lo, hi))
+
+    def _kernel_args(self, acc):
+        if acc in self._args:
+            return self._args[acc]
+        kh, kw = self.kernel.shape
+        i64 = np.int64
+        if self.path == "box":
+            n, value = self.kernel.size, float(self.kernel.flat[0])
+            divide = value == 1.0 / n
+            # float32 arithmetic when every window sum is exact in float32 (then an exact mean stays exact)
+            exact32 = n * self.peak < 2**24
+            scale = np.array([n if divide else value], dtype=np.float32 if exact32 else np.float64)
+            args = (kh, kw, scale, divide)
+        elif self.path == "separable":
+            v, h = self.factors
+            vi, hi_ = np.flatnonzero(v).astype(i64), np.flatnonzero(h).astype(i64)
+            args = (vi, np.ascontiguousarray(v[vi], dtype=acc), kh, hi_, np.ascontiguousarray(h[hi_], dtype=acc), kw)
+        else:
+            paired, g = direct_groups(self.kernel)
+            args = (kh, kw,
+                    *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["both"], (i64, i64, acc, acc))),
+                    *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c0"], (i64, i64, acc))),
+                    *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c1"], (i64, i64, acc))),
+                    paired)
+        self._args[acc] = args
+        return args
+
+    def run(self, plane, rows, cols, ax, cval, out, policy, delta, lo, hi, acc, nthreads):
+        """Correlate one C-contiguous plane into the C-contiguous 2-D `out`."""
+        core = _dispatch.core()
+        args = self._kernel_args(acc)
+        if self.path == "box":
+            kh, kw, scale, divide = args
+            core.box_filter(plane, kh, kw, rows, cols, ax, int(cval), scale, divide, out, policy, delta, lo, hi,
+                            nthreads)
+        elif self.path == "separable":
+            core.correlate_separable(plane, *args, rows, cols, ax, cval, out, policy, delta, lo, hi, nthreads)
+        else:
+            core.correlate(plane, *args, rows, cols, ax, cval, out, policy, delta, lo, hi, nthreads)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_plan(kernel_bytes, shape, image_dtype, border, cval, forced):
+    kernel = np.frombuffer(kernel_bytes, dtype=np.float64).reshape(shape)
+    return Plan(kernel, image_dtype, border, cval, forced)
+
+
+def plan(kernel, image_dtype, border, cval):
+    """The (cached) Plan for a float64 kernel on images of `image_dtype` with this border."""
+    return _cached_plan(kernel.tobytes(), kernel.shape, np.dtype(image_dtype), border, float(cval), _forced)
+
+
+def choose(kernel, image_dtype, border, cval):
+    """(path, factors) that `plan` takes for this kernel and image."""
+    p = plan(kernel, image_dtype, border, cval)
+    return p.path, p.factors
