@@ -50,9 +50,16 @@ def cpu_model():
 
 
 def interleaved(contenders, repeat):
-    """Median seconds of each contender, run in turn `repeat` times after one warm-up each."""
+    """Median seconds of each contender, run in turn `repeat` times after a warm-up.
+
+    The warm-up runs each contender for at least 100 ms (or once, if one call takes longer): the first calls
+    after an idle spell also wake the thread pools and the virtual CPUs they run on.
+    """
     for fn in contenders.values():
-        fn()
+        start, calls = time.perf_counter(), 0
+        while calls == 0 or (time.perf_counter() - start < 0.1 and calls < 200):
+            fn()
+            calls += 1
     times = {name: [] for name in contenders}
     for _ in range(repeat):
         for name, fn in contenders.items():

@@ -1,4 +1,4 @@
-"""Every path (direct, separable, box) gives the direct path's results within float rounding.
+"""Every path (direct, separable, box, integer) gives the direct path's results within float rounding.
 
 Each path is forced through fastconv._paths.force; the automatic choice is checked too.
 """
@@ -82,6 +82,44 @@ def test_box_mean_is_exact_where_the_mean_is_an_integer():
     assert set(np.unique(out)) == {7, 8}
 
 
+@st.composite
+def small_integer_kernels(draw):
+    kh, kw = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    K = rng.integers(-4, 5, (kh, kw)).astype(np.float64)
+    while np.abs(K).sum() * 255 > 32767 - 255:     # within the integer path's int16 range
+        K[np.unravel_index(np.argmax(np.abs(K)), K.shape)] //= 2
+    return K
+
+
+def test_integer_path_is_exact(variant):
+    @given(uint8_images(), small_integer_kernels(), st.sampled_from(BORDERS),
+           st.sampled_from(["floor", "round", "float"]), st.sampled_from([np.uint8, np.int16, np.uint16, None]))
+    def check(image, K, border, output, dtype):
+        if output == "float":
+            dtype = None
+        ours = run("integer", image, K, border=border, output=output, dtype=dtype, cval=9.0)
+        exact = correlate_float64(image, K, border, cval=9.0)
+        if output != "float":
+            info = np.iinfo(ours.dtype)
+            exact = np.clip(exact, info.min, info.max)
+        np.testing.assert_array_equal(ours, exact.astype(ours.dtype))
+
+    check()
+
+
+def test_integer_path_with_delta_matches_cv2():
+    cv2 = pytest.importorskip("cv2")
+    image = np.random.default_rng(5).integers(0, 256, (40, 50), dtype=np.uint8)
+    K = fastconv.kernels.laplacian()
+    assert _paths.choose(K, image.dtype, "reflect101", 0.0)[0] == "integer"
+    for delta in (0, 7, -30, 0.5, 2.25, 1000):   # fractional or large deltas take the float direct path
+        for ddepth in (-1, cv2.CV_16S, cv2.CV_32F):
+            ours = fastconv.filter2D(image, ddepth, K, delta=delta)
+            theirs = cv2.filter2D(image, ddepth, K, delta=delta)
+            np.testing.assert_array_equal(ours, theirs)
+
+
 def test_nan_rule_on_the_separable_path(variant):
     @given(float_images(np.float64), rank1_kernels(), st.sampled_from(BORDERS))
     def check(image, K, border):
@@ -110,7 +148,11 @@ def test_forcing_a_path_that_does_not_apply_is_refused():
     (fastconv.kernels.large_blur(), np.uint16, "box"),
     (fastconv.kernels.small_blur(), np.float32, "separable"),
     (fastconv.kernels.gaussian(9, 2.0), np.uint8, "separable"),
-    (fastconv.kernels.sharpen(), np.uint8, "direct"),
+    (fastconv.kernels.sharpen(), np.uint8, "integer"),
+    (fastconv.kernels.sharpen(), np.float32, "direct"),
+    (fastconv.kernels.sobel(1, 0), np.uint16, "direct"),
+    (np.full((3, 3), 200.0), np.uint8, "box"),
+    (np.arange(25.0).reshape(5, 5), np.uint8, "direct"),   # integer, but sums leave int16
     (np.random.default_rng(0).standard_normal((7, 7)), np.uint8, "direct"),
 ])
 def test_automatic_choice(K, image_dtype, path):

@@ -15,7 +15,7 @@ from cpython.mem cimport PyMem_RawMalloc, PyMem_RawFree
 from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
 
-from fastconv._types cimport src_t, out_t, acc_t, int_src_t
+from fastconv._types cimport src_t, out_t, acc_t, dacc_t, int_src_t
 
 cdef extern from *:
     """
@@ -48,11 +48,11 @@ cdef extern from *:
     /* Output columns kept in registers per block: 8 vector registers of float32 (half as many doubles fit). */
     /* Two-row blocks hold two rows' columns: 16 of AVX-512's 32 registers, 8 of AVX2's or SSE2's 16. */
     #if defined(__AVX512F__)
-    enum { FC_BLOCK_F = 128, FC_BLOCK_D = 64, FC_BLOCK2_F = 128, FC_BLOCK2_D = 64 };
+    enum { FC_BLOCK_F = 128, FC_BLOCK_D = 64, FC_BLOCK2_F = 128, FC_BLOCK2_D = 64, FC_BLOCK2_I = 256 };
     #elif defined(__AVX2__)
-    enum { FC_BLOCK_F = 64, FC_BLOCK_D = 32, FC_BLOCK2_F = 32, FC_BLOCK2_D = 16 };
+    enum { FC_BLOCK_F = 64, FC_BLOCK_D = 32, FC_BLOCK2_F = 32, FC_BLOCK2_D = 16, FC_BLOCK2_I = 64 };
     #else
-    enum { FC_BLOCK_F = 32, FC_BLOCK_D = 16, FC_BLOCK2_F = 16, FC_BLOCK2_D = 8 };
+    enum { FC_BLOCK_F = 32, FC_BLOCK_D = 16, FC_BLOCK2_F = 16, FC_BLOCK2_D = 8, FC_BLOCK2_I = 32 };
     #endif
     """
     int fastconv_cpu_has_avx2() noexcept nogil
@@ -63,6 +63,7 @@ cdef extern from *:
     enum: FC_BLOCK_D
     enum: FC_BLOCK2_F
     enum: FC_BLOCK2_D
+    enum: FC_BLOCK2_I
 
 # Output policies (mirrored by fastconv._output).
 cdef enum:
@@ -95,21 +96,21 @@ def block_width(bint double):
 # Row loading and storing
 
 cdef inline void _load_row(const src_t* s, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax,
-                           const int64_t* col_map, acc_t cval, acc_t* dst) noexcept nogil:
+                           const int64_t* col_map, dacc_t cval, dacc_t* dst) noexcept nogil:
     """Padded row from source row `s`: identity in the interior, `col_map` on both margins."""
     cdef Py_ssize_t c, m
     for c in range(ax):
         m = col_map[c]
-        dst[c] = cval if m < 0 else <acc_t>s[m]
+        dst[c] = cval if m < 0 else <dacc_t>s[m]
     for c in range(W):
-        dst[ax + c] = <acc_t>s[c]
+        dst[ax + c] = <dacc_t>s[c]
     for c in range(ax + W, PW):
         m = col_map[c]
-        dst[c] = cval if m < 0 else <acc_t>s[m]
+        dst[c] = cval if m < 0 else <dacc_t>s[m]
 
 
 cdef inline void _fill_row(const src_t* sp, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax, const int64_t* row_map,
-                           const int64_t* col_map, acc_t cval, Py_ssize_t p, acc_t* dst) noexcept nogil:
+                           const int64_t* col_map, dacc_t cval, Py_ssize_t p, dacc_t* dst) noexcept nogil:
     cdef Py_ssize_t r = row_map[p], c
     if r < 0:
         for c in range(PW):
@@ -118,13 +119,30 @@ cdef inline void _fill_row(const src_t* sp, Py_ssize_t W, Py_ssize_t PW, Py_ssiz
         _load_row(sp + r * W, W, PW, ax, col_map, cval, dst)
 
 
-cdef inline void _store(const acc_t* acc, out_t* o, Py_ssize_t n, int policy, acc_t delta,
-                        acc_t lo, acc_t hi) noexcept nogil:
-    """Convert `n` sums by the output policy (NaN becomes `lo` in integer outputs)."""
+cdef inline void _store(const dacc_t* acc, out_t* o, Py_ssize_t n, int policy, dacc_t delta,
+                        dacc_t lo, dacc_t hi) noexcept nogil:
+    """Convert `n` sums by the output policy (NaN becomes `lo` in integer outputs).
+
+    Exact int16 sums are only clipped to [lo, hi] (already clipped to int16's range by the caller).
+    """
     cdef Py_ssize_t x
-    cdef acc_t v
-    cdef acc_t magic = 6755399441055744.0 if acc_t is double else 12582912.0  # 1.5 * 2**(mantissa bits)
-    if out_t is float or out_t is double:
+    cdef dacc_t v
+    cdef dacc_t magic = 0      # 1.5 * 2**(mantissa bits): adding and subtracting it rounds half to even
+    if dacc_t is double:
+        magic = 6755399441055744.0
+    elif dacc_t is float:
+        magic = 12582912.0
+    if dacc_t is int16_t:
+        if out_t is float or out_t is double:
+            for x in range(n):
+                o[x] = <out_t>(acc[x] + delta)
+        else:
+            for x in range(n):
+                v = acc[x] + delta
+                v = v if v >= lo else lo
+                v = v if v <= hi else hi
+                o[x] = <out_t>v
+    elif out_t is float or out_t is double:
         for x in range(n):
             o[x] = <out_t>(acc[x] + delta)
     elif policy == POLICY_ROUND:
@@ -204,20 +222,20 @@ cdef inline void _blocked_sum(out_t* o, acc_t** ptrs, const acc_t* vals, Py_ssiz
 # Direct path: two output rows per pass, so each loaded vector of a padded row serves both
 
 cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second,
-                     acc_t** pb, const acc_t* b0, const acc_t* b1, Py_ssize_t nb,
-                     acc_t** p0, const acc_t* c0, Py_ssize_t n0,
-                     acc_t** p1, const acc_t* c1, Py_ssize_t n1, acc_t* res0, acc_t* res1) noexcept nogil:
+                     dacc_t** pb, const dacc_t* b0, const dacc_t* b1, Py_ssize_t nb,
+                     dacc_t** p0, const dacc_t* c0, Py_ssize_t n0,
+                     dacc_t** p1, const dacc_t* c1, Py_ssize_t n1, dacc_t* res0, dacc_t* res1) noexcept nogil:
     """res0[u] (row y) and, if `second`, res1[u] (row y + 1) for the n columns from x0.
 
     A full block (n equal to the block width) accumulates in local arrays whose address is never taken, so the
     compiler keeps them in vector registers across all taps; a partial block works in memory.
     """
-    cdef acc_t acc0[FC_BLOCK2_F]
-    cdef acc_t acc1[FC_BLOCK2_F]
-    cdef Py_ssize_t B = FC_BLOCK2_F if acc_t is float else FC_BLOCK2_D
+    cdef dacc_t acc0[FC_BLOCK2_I]
+    cdef dacc_t acc1[FC_BLOCK2_I]
+    cdef Py_ssize_t B = FC_BLOCK2_F if dacc_t is float else (FC_BLOCK2_D if dacc_t is double else FC_BLOCK2_I)
     cdef Py_ssize_t t, u
-    cdef acc_t k0, k1, v
-    cdef const acc_t* p
+    cdef dacc_t k0, k1, v
+    cdef const dacc_t* p
     if n != B:
         for u in range(n):
             res0[u] = 0
@@ -276,13 +294,13 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second,
 
 
 cdef void _pair_row(out_t* o0, out_t* o1, bint second, Py_ssize_t W,
-                    acc_t** pb, const acc_t* b0, const acc_t* b1, Py_ssize_t nb,
-                    acc_t** p0, const acc_t* c0, Py_ssize_t n0, acc_t** p1, const acc_t* c1, Py_ssize_t n1,
-                    int policy, acc_t delta, acc_t lo, acc_t hi) noexcept nogil:
+                    dacc_t** pb, const dacc_t* b0, const dacc_t* b1, Py_ssize_t nb,
+                    dacc_t** p0, const dacc_t* c0, Py_ssize_t n0, dacc_t** p1, const dacc_t* c1, Py_ssize_t n1,
+                    int policy, dacc_t delta, dacc_t lo, dacc_t hi) noexcept nogil:
     """Output rows y (into o0) and, if `second`, y + 1 (into o1), one register block of columns at a time."""
-    cdef acc_t res0[FC_BLOCK2_F]
-    cdef acc_t res1[FC_BLOCK2_F]
-    cdef Py_ssize_t B = FC_BLOCK2_F if acc_t is float else FC_BLOCK2_D
+    cdef dacc_t res0[FC_BLOCK2_I]
+    cdef dacc_t res1[FC_BLOCK2_I]
+    cdef Py_ssize_t B = FC_BLOCK2_F if dacc_t is float else (FC_BLOCK2_D if dacc_t is double else FC_BLOCK2_I)
     cdef Py_ssize_t x0 = 0, n
     while x0 < W:
         n = min(B, W - x0)
@@ -294,12 +312,12 @@ cdef void _pair_row(out_t* o0, out_t* o1, bint second, Py_ssize_t W,
 
 
 cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw,
-                       const int64_t* bd, const int64_t* bj, const acc_t* b0, const acc_t* b1, Py_ssize_t nb,
-                       const int64_t* d0, const int64_t* j0, const acc_t* c0, Py_ssize_t n0,
-                       const int64_t* d1, const int64_t* j1, const acc_t* c1, Py_ssize_t n1,
-                       Py_ssize_t ax, const int64_t* row_map, const int64_t* col_map, acc_t cval, int policy,
-                       acc_t delta, acc_t lo, acc_t hi, bint paired, Py_ssize_t y0, Py_ssize_t y1,
-                       acc_t* ring, acc_t** ptrs) noexcept nogil:
+                       const int64_t* bd, const int64_t* bj, const dacc_t* b0, const dacc_t* b1, Py_ssize_t nb,
+                       const int64_t* d0, const int64_t* j0, const dacc_t* c0, Py_ssize_t n0,
+                       const int64_t* d1, const int64_t* j1, const dacc_t* c1, Py_ssize_t n1,
+                       Py_ssize_t ax, const int64_t* row_map, const int64_t* col_map, dacc_t cval, int policy,
+                       dacc_t delta, dacc_t lo, dacc_t hi, bint paired, Py_ssize_t y0, Py_ssize_t y1,
+                       dacc_t* ring, dacc_t** ptrs) noexcept nogil:
     """Output rows [y0, y1), one at a time or (`paired`, y0 even) in pairs (y, y + 1); padded rows stream
     through a ring of kh + 1 rows.
 
@@ -309,9 +327,9 @@ cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, 
     cdef Py_ssize_t PW = W + kw - 1, R = kh + 1, p, y, t, last
     cdef Py_ssize_t filled = y0          # next padded row to load
     cdef bint second
-    cdef acc_t** pb = ptrs
-    cdef acc_t** p0 = ptrs + nb
-    cdef acc_t** p1 = ptrs + nb + n0
+    cdef dacc_t** pb = ptrs
+    cdef dacc_t** p0 = ptrs + nb
+    cdef dacc_t** p1 = ptrs + nb + n0
     y = y0
     while y < y1:
         second = paired and y + 1 < y1
@@ -376,6 +394,64 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     with nogil, parallel(num_threads=nthreads):
         ring = <acc_t*>PyMem_RawMalloc((kh + 1) * PW * sizeof(acc_t))
         ptrs = <acc_t**>PyMem_RawMalloc((nb + n0 + n1 + 1) * sizeof(acc_t*))
+        if ring == NULL or ptrs == NULL:
+            failed_p[0] = 1
+        for b in prange(nbands, schedule="dynamic"):
+            if ring != NULL and ptrs != NULL:
+                _direct_band(sp, op, W, kh, kw, bd, bj, b0, b1, nb, d0, j0, c0, n0, d1, j1, c1, n1, ax, rmap, cmap,
+                             cval_a, policy, delta_a, lo_a, hi_a, paired, step * (b * npairs // nbands),
+                             min(H, step * ((b + 1) * npairs // nbands)), ring, ptrs)
+        PyMem_RawFree(ring)
+        PyMem_RawFree(ptrs)
+    if failed:
+        raise MemoryError("fastconv: could not allocate the per-thread row buffers")
+
+
+
+def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
+              const int64_t[::1] both_d, const int64_t[::1] both_j, const int16_t[::1] both_c0,
+              const int16_t[::1] both_c1, const int64_t[::1] only0_d, const int64_t[::1] only0_j,
+              const int16_t[::1] only0_c0, const int64_t[::1] only1_d, const int64_t[::1] only1_j,
+              const int16_t[::1] only1_c1, bint paired, const int64_t[::1] row_map, const int64_t[::1] col_map,
+              Py_ssize_t ax, double cval, out_t[:, ::1] out, int policy, double delta, double lo, double hi,
+              int nthreads):
+    """Direct path in exact int16 arithmetic, for uint8 images and integer kernels whose sums (with `delta` and
+    `cval`, both integers) stay within int16: the caller checks. Otherwise as `correlate`.
+
+    `src` and `out` are non-empty and of one shape (H, W). The taps come as fastconv._paths.direct_groups makes
+    them: entry (d, j) reads padded[y + d, x + j] with coefficient c0 for row y and, when `paired`, c1 for row
+    y + 1 (groups: both non-zero, c0 only, c1 only; unpaired, every tap is in "c0 only"). `row_map` has H + kh - 1 entries and
+    `col_map` W + kw - 1, each a source index or -1 for `cval`; `ax` is the anchor column.
+    """
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
+    cdef Py_ssize_t nb = both_c0.shape[0], n0 = only0_c0.shape[0], n1 = only1_c1.shape[0]
+    cdef Py_ssize_t step = 2 if paired else 1
+    cdef Py_ssize_t npairs = (H + step - 1) // step
+    cdef Py_ssize_t nbands = min(npairs, 4 * nthreads) if nthreads > 1 else 1
+    cdef Py_ssize_t b
+    cdef int failed = 0
+    cdef int* failed_p = &failed
+    cdef int16_t* ring
+    cdef int16_t** ptrs
+    cdef const uint8_t* sp = &src[0, 0]
+    cdef out_t* op = &out[0, 0]
+    cdef const int64_t* bd = _i64(both_d)
+    cdef const int64_t* bj = _i64(both_j)
+    cdef const int64_t* d0 = _i64(only0_d)
+    cdef const int64_t* j0 = _i64(only0_j)
+    cdef const int64_t* d1 = _i64(only1_d)
+    cdef const int64_t* j1 = _i64(only1_j)
+    cdef const int16_t* b0 = &both_c0[0] if nb else NULL
+    cdef const int16_t* b1 = &both_c1[0] if nb else NULL
+    cdef const int16_t* c0 = &only0_c0[0] if n0 else NULL
+    cdef const int16_t* c1 = &only1_c1[0] if n1 else NULL
+    cdef const int64_t* rmap = &row_map[0]
+    cdef const int64_t* cmap = &col_map[0]
+    cdef int16_t cval_a = <int16_t>cval, delta_a = <int16_t>delta
+    cdef int16_t lo_a = <int16_t>max(lo, -32768.0), hi_a = <int16_t>min(hi, 32767.0)
+    with nogil, parallel(num_threads=nthreads):
+        ring = <int16_t*>PyMem_RawMalloc((kh + 1) * PW * sizeof(int16_t))
+        ptrs = <int16_t**>PyMem_RawMalloc((nb + n0 + n1 + 1) * sizeof(int16_t*))
         if ring == NULL or ptrs == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):

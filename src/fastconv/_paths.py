@@ -6,6 +6,9 @@
   integer-valued kernels), so results differ from the direct path by float32 summation order alone.
 - ``box``: kernels whose taps are all equal, on integer images: exact integer running sums, O(1) per pixel
   whatever the size.
+- ``integer``: the direct path in exact int16 arithmetic, for uint8 images and integer-valued kernels whose
+  sums cannot leave int16 (the tutorial's sharpen, Laplacian, Sobel, emboss): twice the lanes of float32, no
+  conversions, no rounding at all.
 
 ``force(path)`` (private, for tests and benchmarks) makes every call take `path` where it applies and raise
 ``ValueError`` where it does not.
@@ -18,7 +21,7 @@ import numpy as np
 from fastconv import _dispatch
 from fastconv._output import partial_sum_bound
 
-PATHS = ("direct", "separable", "box")
+PATHS = ("direct", "separable", "box", "integer")
 _F64_EPS = np.finfo(np.float64).eps
 _INT_IMAGES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16))
 _forced = None
@@ -67,17 +70,32 @@ def _box_fits(kernel, image_dtype, border, cval):
     return kernel.size * _peak(image_dtype, cval if border == "constant" else 0) < 2**31
 
 
+#: Largest sum magnitude the integer path allows, leaving room for an integer delta of up to 255.
+_INT16_ROOM = 32767 - 255
+
+
+def _integer_fits(kernel, image_dtype, border, cval):
+    if image_dtype != np.uint8 or not np.array_equal(kernel, np.round(kernel)):
+        return False
+    if border == "constant" and not (cval == np.round(cval) and 0 <= cval <= 255):
+        return False
+    return np.abs(kernel).sum() * 255 <= _INT16_ROOM
+
+
 def _choose(kernel, image_dtype, border, cval, forced):
     """(path, rank-1 factors or None): the forced path, or the cheapest that applies."""
     factors = rank1_factors(kernel) if min(kernel.shape) > 1 else None
     candidates = {"direct": True, "separable": factors is not None,
-                  "box": _box_fits(kernel, image_dtype, border, cval)}
+                  "box": _box_fits(kernel, image_dtype, border, cval),
+                  "integer": _integer_fits(kernel, image_dtype, border, cval)}
     if forced is not None:
         if not candidates[forced]:
             raise ValueError(f"the {forced!r} path does not apply to this kernel and image")
         return forced, factors
     if candidates["box"] and kernel.size >= 4:
         return "box", factors
+    if candidates["integer"]:
+        return "integer", factors
     if candidates["separable"]:
         direct_cost = np.count_nonzero(kernel)
         separable_cost = np.count_nonzero(factors[0]) + np.count_nonzero(factors[1]) + 3   # + a second pass
@@ -138,7 +156,7 @@ class Plan:
         return self._bounds[key]
 
     def _error_bound(self, lo, hi):
-        if self.path == "box":
+        if self.path in ("box", "integer"):
             return 0.0          # exact integer sums
         if self.path == "separable":
             v, h = (f[f != 0] for f in self.factors)
@@ -149,19 +167,21 @@ class Plan:
         row1 = np.concatenate([groups["both"][3], groups["c1"][2]])
         return max(partial_sum_bound(row0, lo, hi), partial_sum_bound(row1, lo, hi))
 
-    def _kernel_args(self, acc):
-        if acc in self._args:
-            return self._args[acc]
+    def _kernel_args(self, path, acc):
+        if (path, acc) in self._args:
+            return self._args[path, acc]
         kh, kw = self.kernel.shape
         i64 = np.int64
-        if self.path == "box":
+        if path == "integer":
+            acc = np.int16
+        if path == "box":
             n, value = self.kernel.size, float(self.kernel.flat[0])
             divide = value == 1.0 / n
             # float32 arithmetic when every window sum is exact in float32 (then an exact mean stays exact)
             exact32 = n * self.peak < 2**24
             scale = np.array([n if divide else value], dtype=np.float32 if exact32 else np.float64)
             args = (kh, kw, scale, divide)
-        elif self.path == "separable":
+        elif path == "separable":
             v, h = self.factors
             vi, hi_ = np.flatnonzero(v).astype(i64), np.flatnonzero(h).astype(i64)
             args = (vi, np.ascontiguousarray(v[vi], dtype=acc), kh, hi_, np.ascontiguousarray(h[hi_], dtype=acc), kw)
@@ -172,18 +192,23 @@ class Plan:
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c0"], (i64, i64, acc))),
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c1"], (i64, i64, acc))),
                     paired)
-        self._args[acc] = args
+        self._args[path, acc] = args
         return args
 
     def run(self, plane, rows, cols, ax, cval, out, policy, delta, lo, hi, acc, nthreads):
         """Correlate one C-contiguous plane into the C-contiguous 2-D `out`."""
         core = _dispatch.core()
-        args = self._kernel_args(acc)
-        if self.path == "box":
+        path = self.path
+        if path == "integer" and (delta != round(delta) or abs(delta) > 255):
+            path = "direct"     # a fractional or large delta leaves int16: the float direct path takes it
+        args = self._kernel_args(path, acc)
+        if path == "integer":
+            core.correlate_small_int(plane, *args, rows, cols, ax, int(cval), out, policy, delta, lo, hi, nthreads)
+        elif path == "box":
             kh, kw, scale, divide = args
             core.box_filter(plane, kh, kw, rows, cols, ax, int(cval), scale, divide, out, policy, delta, lo, hi,
                             nthreads)
-        elif self.path == "separable":
+        elif path == "separable":
             core.correlate_separable(plane, *args, rows, cols, ax, cval, out, policy, delta, lo, hi, nthreads)
         else:
             core.correlate(plane, *args, rows, cols, ax, cval, out, policy, delta, lo, hi, nthreads)

@@ -27,3 +27,9 @@ ctypedef fused int_src_t:
     uint8_t
     uint16_t
     int16_t
+
+# Accumulators of the direct path: float32, float64, and int16 for exact small-integer kernels on uint8 images.
+ctypedef fused dacc_t:
+    float
+    double
+    int16_t
