@@ -561,22 +561,14 @@ cdef inline void _add_int_row(int32_t* colsum, const int_src_t* sp, Py_ssize_t W
 
 cdef inline void _window_sums(const int32_t* col, Py_ssize_t W, Py_ssize_t kw, int32_t* a, int32_t* b,
                               int32_t* res) noexcept nogil:
-    """res[x] = sum of col[x .. x + kw - 1]: directly for narrow windows, else by doubling (O(log kw) passes)."""
-    cdef Py_ssize_t x, j, width = 1, offset = 0, n = W + kw - 1
+    """res[x] = sum of col[x .. x + kw - 1] by doubling: O(log kw) vector passes instead of kw (wide windows)."""
+    cdef Py_ssize_t x, width = 1, offset, n = W + kw - 1
     cdef const int32_t* cur = col
     cdef int32_t* nxt = a
     cdef int32_t* spare = b
-    for x in range(W):
-        res[x] = col[x]
-    if kw <= 8:
-        for j in range(1, kw):
-            for x in range(W):
-                res[x] += col[x + j]
-        return
     offset = 1 if kw & 1 else 0
-    if not kw & 1:
-        for x in range(W):
-            res[x] = 0
+    for x in range(W):
+        res[x] = col[x] if kw & 1 else 0
     while 2 * width <= kw:
         for x in range(n - 2 * width + 1):       # windows of 2 * width from two of width
             nxt[x] = cur[x] + cur[x + width]
@@ -590,10 +582,53 @@ cdef inline void _window_sums(const int32_t* col, Py_ssize_t W, Py_ssize_t kw, i
             offset += width
 
 
+cdef void _box_row(const int32_t* colsum, out_t* o, Py_ssize_t W, Py_ssize_t kw, acc_t scale, bint divide,
+                   int policy, acc_t delta, acc_t lo, acc_t hi, int32_t* a, int32_t* b, int32_t* res) noexcept nogil:
+    """One output row from the column sums: horizontal window sums, scaled, stored by the output policy.
+
+    Narrow windows are summed in registers a block of columns at a time; wide ones by doubling (`_window_sums`).
+    """
+    cdef int32_t acc[FC_BLOCK_F]
+    cdef acc_t done[FC_BLOCK_F]
+    cdef Py_ssize_t x0 = 0, n, u, j
+    cdef bint narrow = kw <= 8
+    if not narrow:
+        _window_sums(colsum, W, kw, a, b, res)
+    while x0 < W:
+        n = min(<Py_ssize_t>FC_BLOCK_F, W - x0)
+        if narrow and n == FC_BLOCK_F:
+            for u in range(FC_BLOCK_F):
+                acc[u] = colsum[x0 + u]
+            for j in range(1, kw):
+                for u in range(FC_BLOCK_F):
+                    acc[u] += colsum[x0 + j + u]
+            if divide:
+                for u in range(FC_BLOCK_F):
+                    done[u] = <acc_t>acc[u] / scale
+            else:
+                for u in range(FC_BLOCK_F):
+                    done[u] = <acc_t>acc[u] * scale
+        else:
+            if narrow:
+                for u in range(n):
+                    res[x0 + u] = colsum[x0 + u]
+                for j in range(1, kw):
+                    for u in range(n):
+                        res[x0 + u] += colsum[x0 + j + u]
+            if divide:
+                for u in range(n):
+                    done[u] = <acc_t>res[x0 + u] / scale
+            else:
+                for u in range(n):
+                    done[u] = <acc_t>res[x0 + u] * scale
+        _store(done, o + x0, n, policy, delta, lo, hi)
+        x0 += n
+
+
 cdef void _box_band(const int_src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t ax,
                     const int64_t* row_map, const int64_t* col_map, int32_t cval, acc_t scale, bint divide,
                     int policy, acc_t delta, acc_t lo, acc_t hi, Py_ssize_t y0, Py_ssize_t y1,
-                    int32_t* colsum, int32_t* a, int32_t* b, int32_t* res, acc_t* val) noexcept nogil:
+                    int32_t* colsum, int32_t* a, int32_t* b, int32_t* res) noexcept nogil:
     cdef Py_ssize_t PW = W + kw - 1, p, y, x
     for x in range(PW):
         colsum[x] = 0
@@ -603,14 +638,7 @@ cdef void _box_band(const int_src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh,
         if y > y0:      # slide the column sums down one row: add the new padded row, drop the old one
             _add_int_row(colsum, sp, W, PW, ax, row_map, col_map, cval, y + kh - 1, False)
             _add_int_row(colsum, sp, W, PW, ax, row_map, col_map, cval, y - 1, True)
-        _window_sums(colsum, W, kw, a, b, res)
-        if divide:
-            for x in range(W):
-                val[x] = <acc_t>res[x] / scale
-        else:
-            for x in range(W):
-                val[x] = <acc_t>res[x] * scale
-        _store(val, op + y * W, W, policy, delta, lo, hi)
+        _box_row(colsum, op + y * W, W, kw, scale, divide, policy, delta, lo, hi, a, b, res)
 
 
 def box_filter(const int_src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const int64_t[::1] row_map,
@@ -625,7 +653,6 @@ def box_filter(const int_src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const 
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef int32_t* work
-    cdef acc_t* val
     cdef const int_src_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
     cdef const int64_t* rmap = &row_map[0]
@@ -633,14 +660,12 @@ def box_filter(const int_src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const 
     cdef acc_t scale_a = scale[0], delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
         work = <int32_t*>PyMem_RawMalloc(4 * PW * sizeof(int32_t))
-        val = <acc_t*>PyMem_RawMalloc(W * sizeof(acc_t))
-        if work == NULL or val == NULL:
+        if work == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):
-            if work != NULL and val != NULL:
+            if work != NULL:
                 _box_band(sp, op, W, kh, kw, ax, rmap, cmap, cval, scale_a, divide, policy, delta_a, lo_a, hi_a,
-                          b * H // nbands, (b + 1) * H // nbands, work, work + PW, work + 2 * PW, work + 3 * PW, val)
+                          b * H // nbands, (b + 1) * H // nbands, work, work + PW, work + 2 * PW, work + 3 * PW)
         PyMem_RawFree(work)
-        PyMem_RawFree(val)
     if failed:
         raise MemoryError("fastconv: could not allocate the per-thread row buffers")

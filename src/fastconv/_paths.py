@@ -168,8 +168,9 @@ class Plan:
         return max(partial_sum_bound(row0, lo, hi), partial_sum_bound(row1, lo, hi))
 
     def _kernel_args(self, path, acc):
-        if (path, acc) in self._args:
-            return self._args[path, acc]
+        key = (path, acc)
+        if key in self._args:
+            return self._args[key]
         kh, kw = self.kernel.shape
         i64 = np.int64
         if path == "integer":
@@ -192,7 +193,7 @@ class Plan:
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c0"], (i64, i64, acc))),
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c1"], (i64, i64, acc))),
                     paired)
-        self._args[path, acc] = args
+        self._args[key] = args
         return args
 
     def run(self, plane, rows, cols, ax, cval, out, policy, delta, lo, hi, acc, nthreads):
