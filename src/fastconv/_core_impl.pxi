@@ -221,79 +221,143 @@ cdef inline void _blocked_sum(out_t* o, acc_t** ptrs, const acc_t* vals, Py_ssiz
 # ---------------------------------------------------------------------------------------------------------------
 # Direct path: two output rows per pass, so each loaded vector of a padded row serves both
 
-cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second,
+cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
                      dacc_t** pb, const dacc_t* b0, const dacc_t* b1, Py_ssize_t nb,
                      dacc_t** p0, const dacc_t* c0, Py_ssize_t n0,
                      dacc_t** p1, const dacc_t* c1, Py_ssize_t n1, dacc_t* res0, dacc_t* res1) noexcept nogil:
     """res0[u] (row y) and, if `second`, res1[u] (row y + 1) for the n columns from x0.
 
-    A full block (n equal to the block width) accumulates in local arrays whose address is never taken, so the
-    compiler keeps them in vector registers across all taps; a partial block works in memory.
+    Each row sums its taps ("both", then its own group) in chunks of at most `chunk` taps, a chunk never spanning
+    two groups, and adds the chunk totals into res in order: float32 rounding then grows with the chunk, not with
+    the whole kernel (fastconv._paths mirrors this order in its error bound). A full block (n equal to the block
+    width) accumulates each chunk in local arrays whose address is never taken, so the compiler keeps them in
+    vector registers; a partial block works in memory.
     """
     cdef dacc_t acc0[FC_BLOCK2_I]
     cdef dacc_t acc1[FC_BLOCK2_I]
     cdef Py_ssize_t B = FC_BLOCK2_F if dacc_t is float else (FC_BLOCK2_D if dacc_t is double else FC_BLOCK2_I)
-    cdef Py_ssize_t t, u
+    cdef Py_ssize_t t, u, start, stop
+    cdef bint first0, first1
     cdef dacc_t k0, k1, v
     cdef const dacc_t* p
     if n != B:
         for u in range(n):
             res0[u] = 0
-            if second:
-                res1[u] = 0
-        for t in range(nb):
-            p = pb[t] + x0
+            res1[u] = 0
+        start = 0
+        while start < nb:
             for u in range(n):
-                res0[u] += b0[t] * p[u]
-                if second:
-                    res1[u] += b1[t] * p[u]
-        for t in range(n0):
-            p = p0[t] + x0
-            for u in range(n):
-                res0[u] += c0[t] * p[u]
-        if second:
-            for t in range(n1):
-                p = p1[t] + x0
+                acc0[u] = 0
+                acc1[u] = 0
+            for t in range(start, min(start + chunk, nb)):
+                p = pb[t] + x0
                 for u in range(n):
-                    res1[u] += c1[t] * p[u]
+                    acc0[u] += b0[t] * p[u]
+                    if second:
+                        acc1[u] += b1[t] * p[u]
+            for u in range(n):
+                res0[u] += acc0[u]
+                res1[u] += acc1[u]
+            start += chunk
+        start = 0
+        while start < n0:
+            for u in range(n):
+                acc0[u] = 0
+            for t in range(start, min(start + chunk, n0)):
+                p = p0[t] + x0
+                for u in range(n):
+                    acc0[u] += c0[t] * p[u]
+            for u in range(n):
+                res0[u] += acc0[u]
+            start += chunk
+        if second:
+            start = 0
+            while start < n1:
+                for u in range(n):
+                    acc1[u] = 0
+                for t in range(start, min(start + chunk, n1)):
+                    p = p1[t] + x0
+                    for u in range(n):
+                        acc1[u] += c1[t] * p[u]
+                for u in range(n):
+                    res1[u] += acc1[u]
+                start += chunk
         return
-    for u in range(B):
-        acc0[u] = 0
+    first0 = True
+    first1 = True
     if second:
-        for u in range(B):
-            acc1[u] = 0
-        for t in range(nb):
-            k0 = b0[t]
-            k1 = b1[t]
-            p = pb[t] + x0
+        start = 0
+        while start < nb:
+            stop = min(start + chunk, nb)
             for u in range(B):
-                v = p[u]
-                acc0[u] += k0 * v
-                acc1[u] += k1 * v
-        for t in range(n1):
-            k1 = c1[t]
-            p = p1[t] + x0
+                acc0[u] = 0
+                acc1[u] = 0
+            for t in range(start, stop):
+                k0 = b0[t]
+                k1 = b1[t]
+                p = pb[t] + x0
+                for u in range(B):
+                    v = p[u]
+                    acc0[u] += k0 * v
+                    acc1[u] += k1 * v
             for u in range(B):
-                acc1[u] += k1 * p[u]
+                res0[u] = acc0[u] if first0 else res0[u] + acc0[u]
+                res1[u] = acc1[u] if first1 else res1[u] + acc1[u]
+            first0 = False
+            first1 = False
+            start += chunk
+        start = 0
+        while start < n1:
+            stop = min(start + chunk, n1)
+            for u in range(B):
+                acc1[u] = 0
+            for t in range(start, stop):
+                k1 = c1[t]
+                p = p1[t] + x0
+                for u in range(B):
+                    acc1[u] += k1 * p[u]
+            for u in range(B):
+                res1[u] = acc1[u] if first1 else res1[u] + acc1[u]
+            first1 = False
+            start += chunk
     else:
-        for t in range(nb):
-            k0 = b0[t]
-            p = pb[t] + x0
+        start = 0
+        while start < nb:
+            stop = min(start + chunk, nb)
+            for u in range(B):
+                acc0[u] = 0
+            for t in range(start, stop):
+                k0 = b0[t]
+                p = pb[t] + x0
+                for u in range(B):
+                    acc0[u] += k0 * p[u]
+            for u in range(B):
+                res0[u] = acc0[u] if first0 else res0[u] + acc0[u]
+            first0 = False
+            start += chunk
+    start = 0
+    while start < n0:
+        stop = min(start + chunk, n0)
+        for u in range(B):
+            acc0[u] = 0
+        for t in range(start, stop):
+            k0 = c0[t]
+            p = p0[t] + x0
             for u in range(B):
                 acc0[u] += k0 * p[u]
-    for t in range(n0):
-        k0 = c0[t]
-        p = p0[t] + x0
         for u in range(B):
-            acc0[u] += k0 * p[u]
-    for u in range(B):
-        res0[u] = acc0[u]
-    if second:
+            res0[u] = acc0[u] if first0 else res0[u] + acc0[u]
+        first0 = False
+        start += chunk
+    if first0:          # a row without taps sums to zero
         for u in range(B):
-            res1[u] = acc1[u]
+            res0[u] = 0
+    if second and first1:
+        for u in range(B):
+            res1[u] = 0
 
 
-cdef void _pair_row(out_t* o0, out_t* o1, bint second, Py_ssize_t W,
+cdef void _pair_row(out_t* o0, out_t* o1, bint second, Py_ssize_t W, Py_ssize_t chunk,
                     dacc_t** pb, const dacc_t* b0, const dacc_t* b1, Py_ssize_t nb,
                     dacc_t** p0, const dacc_t* c0, Py_ssize_t n0, dacc_t** p1, const dacc_t* c1, Py_ssize_t n1,
                     int policy, dacc_t delta, dacc_t lo, dacc_t hi) noexcept nogil:
@@ -304,7 +368,7 @@ cdef void _pair_row(out_t* o0, out_t* o1, bint second, Py_ssize_t W,
     cdef Py_ssize_t x0 = 0, n
     while x0 < W:
         n = min(B, W - x0)
-        _pair_sums(x0, n, second, pb, b0, b1, nb, p0, c0, n0, p1, c1, n1, res0, res1)
+        _pair_sums(x0, n, second, chunk, pb, b0, b1, nb, p0, c0, n0, p1, c1, n1, res0, res1)
         _store(res0, o0 + x0, n, policy, delta, lo, hi)
         if second:
             _store(res1, o1 + x0, n, policy, delta, lo, hi)
@@ -316,7 +380,8 @@ cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, 
                        const int64_t* d0, const int64_t* j0, const dacc_t* c0, Py_ssize_t n0,
                        const int64_t* d1, const int64_t* j1, const dacc_t* c1, Py_ssize_t n1,
                        Py_ssize_t ax, const int64_t* row_map, const int64_t* col_map, dacc_t cval, int policy,
-                       dacc_t delta, dacc_t lo, dacc_t hi, bint paired, Py_ssize_t y0, Py_ssize_t y1,
+                       dacc_t delta, dacc_t lo, dacc_t hi, bint paired, Py_ssize_t chunk, Py_ssize_t y0,
+                       Py_ssize_t y1,
                        dacc_t* ring, dacc_t** ptrs) noexcept nogil:
     """Output rows [y0, y1), one at a time or (`paired`, y0 even) in pairs (y, y + 1); padded rows stream
     through a ring of kh + 1 rows.
@@ -343,7 +408,7 @@ cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, 
             p0[t] = ring + ((y + d0[t]) % R) * PW + j0[t]
         for t in range(n1):
             p1[t] = ring + ((y + d1[t]) % R) * PW + j1[t]
-        _pair_row(op + y * W, op + (y + 1) * W if second else op, second, W, pb, b0, b1, nb, p0, c0, n0,
+        _pair_row(op + y * W, op + (y + 1) * W if second else op, second, W, chunk, pb, b0, b1, nb, p0, c0, n0,
                   p1, c1, n1, policy, delta, lo, hi)
         y += 2 if paired else 1
 
@@ -356,14 +421,16 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
               const int64_t[::1] both_d, const int64_t[::1] both_j, const acc_t[::1] both_c0,
               const acc_t[::1] both_c1, const int64_t[::1] only0_d, const int64_t[::1] only0_j,
               const acc_t[::1] only0_c0, const int64_t[::1] only1_d, const int64_t[::1] only1_j,
-              const acc_t[::1] only1_c1, bint paired, const int64_t[::1] row_map, const int64_t[::1] col_map,
+              const acc_t[::1] only1_c1, bint paired, Py_ssize_t chunk, const int64_t[::1] row_map,
+              const int64_t[::1] col_map,
               Py_ssize_t ax, double cval, out_t[:, ::1] out, int policy, double delta, double lo, double hi,
               int nthreads):
     """Direct path: out = policy(sum of the kernel's non-zero taps + delta); the accumulator type is the taps'.
 
     `src` and `out` are non-empty and of one shape (H, W). The taps come as fastconv._paths.direct_groups makes
     them: entry (d, j) reads padded[y + d, x + j] with coefficient c0 for row y and, when `paired`, c1 for row
-    y + 1 (groups: both non-zero, c0 only, c1 only; unpaired, every tap is in "c0 only"). `row_map` has H + kh - 1 entries and
+    y + 1 (groups: both non-zero, c0 only, c1 only; unpaired, every tap is in "c0 only"). Each row's taps are
+    summed in chunks of `chunk`. `row_map` has H + kh - 1 entries and
     `col_map` W + kw - 1, each a source index or -1 for `cval`; `ax` is the anchor column.
     """
     cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
@@ -399,7 +466,7 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
         for b in prange(nbands, schedule="dynamic"):
             if ring != NULL and ptrs != NULL:
                 _direct_band(sp, op, W, kh, kw, bd, bj, b0, b1, nb, d0, j0, c0, n0, d1, j1, c1, n1, ax, rmap, cmap,
-                             cval_a, policy, delta_a, lo_a, hi_a, paired, step * (b * npairs // nbands),
+                             cval_a, policy, delta_a, lo_a, hi_a, paired, chunk, step * (b * npairs // nbands),
                              min(H, step * ((b + 1) * npairs // nbands)), ring, ptrs)
         PyMem_RawFree(ring)
         PyMem_RawFree(ptrs)
@@ -412,7 +479,8 @@ def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
               const int64_t[::1] both_d, const int64_t[::1] both_j, const int16_t[::1] both_c0,
               const int16_t[::1] both_c1, const int64_t[::1] only0_d, const int64_t[::1] only0_j,
               const int16_t[::1] only0_c0, const int64_t[::1] only1_d, const int64_t[::1] only1_j,
-              const int16_t[::1] only1_c1, bint paired, const int64_t[::1] row_map, const int64_t[::1] col_map,
+              const int16_t[::1] only1_c1, bint paired, Py_ssize_t chunk, const int64_t[::1] row_map,
+              const int64_t[::1] col_map,
               Py_ssize_t ax, double cval, out_t[:, ::1] out, int policy, double delta, double lo, double hi,
               int nthreads):
     """Direct path in exact int16 arithmetic, for uint8 images and integer kernels whose sums (with `delta` and
@@ -420,7 +488,8 @@ def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
 
     `src` and `out` are non-empty and of one shape (H, W). The taps come as fastconv._paths.direct_groups makes
     them: entry (d, j) reads padded[y + d, x + j] with coefficient c0 for row y and, when `paired`, c1 for row
-    y + 1 (groups: both non-zero, c0 only, c1 only; unpaired, every tap is in "c0 only"). `row_map` has H + kh - 1 entries and
+    y + 1 (groups: both non-zero, c0 only, c1 only; unpaired, every tap is in "c0 only"). Each row's taps are
+    summed in chunks of `chunk`. `row_map` has H + kh - 1 entries and
     `col_map` W + kw - 1, each a source index or -1 for `cval`; `ax` is the anchor column.
     """
     cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
@@ -457,7 +526,7 @@ def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
         for b in prange(nbands, schedule="dynamic"):
             if ring != NULL and ptrs != NULL:
                 _direct_band(sp, op, W, kh, kw, bd, bj, b0, b1, nb, d0, j0, c0, n0, d1, j1, c1, n1, ax, rmap, cmap,
-                             cval_a, policy, delta_a, lo_a, hi_a, paired, step * (b * npairs // nbands),
+                             cval_a, policy, delta_a, lo_a, hi_a, paired, chunk, step * (b * npairs // nbands),
                              min(H, step * ((b + 1) * npairs // nbands)), ring, ptrs)
         PyMem_RawFree(ring)
         PyMem_RawFree(ptrs)

@@ -27,6 +27,13 @@ def float_dtype(image_dtype):
     return np.dtype(np.float64) if image_dtype == np.float64 else np.dtype(np.float32)
 
 
+def _partials(k, lo, hi):
+    """Largest magnitude of each prefix sum of ``k[t] * pixel`` for pixels in [lo, hi]."""
+    if lo >= 0:     # unsigned pixels: a partial sum is largest when all positive or all negative taps see `hi`
+        return hi * np.maximum(np.cumsum(np.maximum(k, 0)), np.cumsum(np.maximum(-k, 0)))
+    return max(abs(lo), abs(hi)) * np.cumsum(np.abs(k))
+
+
 def partial_sum_bound(taps, lo, hi):
     """Worst-case float32 error of summing ``taps[t] * pixel`` in the given order, pixels in [lo, hi].
 
@@ -34,12 +41,20 @@ def partial_sum_bound(taps, lo, hi):
     sum, plus the rounding of each product and of each tap itself to float32.
     """
     k = np.asarray(taps, dtype=np.float64)
-    if lo >= 0:     # unsigned pixels: a partial sum is largest when all positive or all negative taps see `hi`
-        partial = hi * np.maximum(np.cumsum(np.maximum(k, 0)), np.cumsum(np.maximum(-k, 0)))
-    else:
-        partial = max(abs(lo), abs(hi)) * np.cumsum(np.abs(k))
     magnitude = max(abs(lo), abs(hi)) * np.abs(k).sum()
-    return _U * (partial.sum() + 2 * magnitude)
+    return _U * (_partials(k, lo, hi).sum() + 2 * magnitude)
+
+
+def chunked_sum_bound(groups, chunk, lo, hi):
+    """As `partial_sum_bound` for the direct path's order: each group of taps summed in chunks of at most `chunk`
+    taps (a chunk never spans two groups), the chunk totals added in order into a running total."""
+    chunks = [np.asarray(g[i:i + chunk], dtype=np.float64) for g in groups for i in range(0, len(g), chunk)]
+    if not chunks:
+        return 0.0
+    within = sum(_U * _partials(c, lo, hi).sum() for c in chunks)
+    running = _partials(np.concatenate(chunks), lo, hi)[np.cumsum([c.size for c in chunks]) - 1].sum()
+    magnitude = max(abs(lo), abs(hi)) * sum(np.abs(c).sum() for c in chunks)
+    return within + _U * (running + 2 * magnitude)
 
 
 def accumulator_dtype(image_dtype, integer_output, error_bound):
