@@ -66,3 +66,26 @@ def test_read_only_out_and_non_arrays_are_refused():
         fastconv.convolve(IMAGE, K, out=[[0] * 45] * 31)
     with pytest.raises(ValueError, match="dst must have shape"):
         fastconv.filter2D(IMAGE, fastconv.CV_32F, K, dst=np.empty((31, 45), np.uint8))
+
+
+def test_dst_matches_cv2_dst(variant):
+    cv2 = pytest.importorskip("cv2")
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from strategies import any_kernels, uint8_images
+
+    @given(uint8_images(), any_kernels, st.sampled_from([-1, cv2.CV_16S, cv2.CV_32F]), st.booleans())
+    def check(image, K, ddepth, fortran):
+        theirs = cv2.filter2D(image, ddepth, K, borderType=cv2.BORDER_REPLICATE)
+        dst = np.full(image.shape, 3, dtype=theirs.dtype, order="F" if fortran else "C")
+        ours = fastconv.filter2D(image, ddepth, K, dst=dst, borderType=fastconv.BORDER_REPLICATE)
+        assert ours is dst
+        np.testing.assert_array_equal(dst, fastconv.filter2D(image, ddepth, K, borderType=1))
+        if theirs.dtype.kind in "iu":
+            assert np.abs(dst.astype(np.int64) - theirs).max() <= 1
+        else:
+            tol = 64 * np.finfo(np.float32).eps * np.abs(K).sum() * 255
+            np.testing.assert_allclose(dst, theirs, rtol=0, atol=tol)
+
+    check()
