@@ -565,7 +565,8 @@ def correlate_separable(const src_t[:, ::1] src, const int64_t[::1] v_idx, const
     """Separable path for a kernel v (x) h given by its non-zero entries (index, value) along each axis."""
     cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
     cdef Py_ssize_t nh = h_val.shape[0], nv = v_val.shape[0]
-    cdef Py_ssize_t nbands = min(H, 4 * nthreads) if nthreads > 1 else 1
+    # each band filters kh - 1 rows more than it outputs: fewer, larger bands than the other paths
+    cdef Py_ssize_t nbands = min(H, 2 * nthreads) if nthreads > 1 else 1
     cdef Py_ssize_t b
     cdef int failed = 0
     cdef int* failed_p = &failed
