@@ -5,6 +5,7 @@ from hypothesis import assume, given
 
 import fastconv
 from strategies import any_kernels, float_images, uint8_images
+from twins import correlate_float64, near_tie
 
 cv2 = pytest.importorskip("cv2")
 
@@ -29,8 +30,11 @@ def test_round_matches_cv2(variant):
         assert ours.dtype == theirs.dtype == np.uint8
         diff = np.abs(ours.astype(int) - theirs)
         assert diff.max() <= 1
+        # at an exact tie (k + 0.5, e.g. the mean of an even box) float32 noise picks the side, in cv2 as in
+        # fastconv; every other pixel must agree. test_bank_matches_cv2_at_1080p counts every pixel.
+        exact = correlate_float64(image, K)
         seen["pixels"] += diff.size
-        seen["different"] += int(np.count_nonzero(diff))
+        seen["different"] += int(np.count_nonzero(diff[~near_tie(exact, float_tolerance(image, K))]))
 
     check()
     assert seen["different"] <= 0.001 * seen["pixels"], seen
