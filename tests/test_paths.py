@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import fastconv
 from fastconv import _paths
-from strategies import float_images, images_of, shapes, uint8_images
+from strategies import float_images, images_of, uint8_images
 from twins import correlate_float64, correlate_nan_rule
 
 BORDERS = ["replicate", "reflect", "reflect101", "wrap", "constant"]

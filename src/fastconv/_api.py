@@ -7,9 +7,7 @@ import numpy as np
 from fastconv import _paths
 from fastconv._border import check_border, source_indices
 from fastconv._output import (
-    POLICY_FLOOR,
     POLICY_RAW,
-    POLICY_ROUND,
     accumulator_dtype,
     check_output,
     output_plan,

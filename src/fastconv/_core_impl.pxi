@@ -87,11 +87,6 @@ def openmp_info():
     return bool(fastconv_openmp()), int(fastconv_max_threads())
 
 
-def block_width(bint double):
-    """Output columns per register block of the direct path."""
-    return FC_BLOCK_D if double else FC_BLOCK_F
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Row loading and storing
 

@@ -52,7 +52,8 @@ def _check_border_type(border_type):
     base = border_type & ~BORDER_ISOLATED   # the whole image is filtered, so ISOLATED changes nothing
     if base not in _BORDERS or border_type & ~(BORDER_ISOLATED | 7):
         raise ValueError("borderType must be one of BORDER_CONSTANT (0), BORDER_REPLICATE (1), BORDER_REFLECT (2), "
-                         f"BORDER_WRAP (3), BORDER_REFLECT_101 (4), optionally | BORDER_ISOLATED (16); got {border_type}")
+                         "BORDER_WRAP (3), BORDER_REFLECT_101 (4), optionally | BORDER_ISOLATED (16); "
+                         f"got {border_type}")
     return _BORDERS[base]
 
 
