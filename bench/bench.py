@@ -2,8 +2,8 @@
 
 Peers: cv2.filter2D; cv2.sepFilter2D and cv2.blur where they apply; scipy.ndimage.correlate (single-threaded, so
 compared at one thread); the tutorial's per-pixel Python loop (timed on a crop, scaled per image). Every
-repetition runs each contender once in turn (interleaved) and tables report medians, so machine noise hits all of
-them alike; cv2 and fastconv always use the same thread count. Ratios are fastconv time / peer time: below 1,
+repetition runs each contender in turn (interleaved; see `interleaved` for how a turn is timed) and tables report
+medians, so machine noise hits all of them alike; cv2 and fastconv always use the same thread count. Ratios are fastconv time / peer time: below 1,
 fastconv is faster.
 
     python bench/bench.py            # the full run (a few minutes)
@@ -50,10 +50,12 @@ def cpu_model():
 
 
 def interleaved(contenders, repeat):
-    """Median seconds of each contender, run in turn `repeat` times after a warm-up.
+    """Median seconds of each contender over `repeat` rounds; each round runs every contender in turn.
 
-    The warm-up runs each contender for at least 100 ms (or once, if one call takes longer): the first calls
-    after an idle spell also wake the thread pools and the virtual CPUs they run on.
+    Within its turn a contender runs twice and the second call is timed: the first absorbs what the previous
+    contender left behind (thread pools still spinning on the cores, caches), so one library's idle threads are
+    never timed against the other. A warm-up of at least 100 ms per contender (or one call, if longer) comes
+    first: the first calls after an idle spell also wake the thread pools and the virtual CPUs they run on.
     """
     for fn in contenders.values():
         start, calls = time.perf_counter(), 0
@@ -63,6 +65,7 @@ def interleaved(contenders, repeat):
     times = {name: [] for name in contenders}
     for _ in range(repeat):
         for name, fn in contenders.items():
+            fn()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
