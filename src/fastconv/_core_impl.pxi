@@ -3,10 +3,11 @@
 #
 # Borders live entirely in two index maps: padded row `p` is source row `row_map[p]` (the constant `cval` where it
 # is negative), laid out over `W + kw - 1` columns through `col_map`; so no padded image is ever built. Each thread
-# streams the padded rows it needs through a small ring (kh rows), converted to the accumulator type once.
-# Three paths share that machinery:
-#   direct     - every non-zero tap, register-blocked: a block of output columns stays in vector registers while all
-#                taps are added, then it is converted by the output policy and stored;
+# streams the padded rows it needs through a small ring (kh + 1 rows), converted to the accumulator type once.
+# Four paths share that machinery:
+#   direct     - every non-zero tap, register-blocked: a block of output columns (of one or two output rows) stays in
+#                vector registers while the taps are added, then it is converted by the output policy and stored;
+#   integer    - the direct path in exact int16 arithmetic, for uint8 images and small integer kernels;
 #   separable  - a rank-1 kernel v (x) h: a horizontal pass with h into the ring, a vertical pass with v;
 #   box        - all taps equal on an integer image: exact integer running sums, O(1) per pixel whatever the size.
 
