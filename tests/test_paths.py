@@ -169,3 +169,29 @@ def test_rank1_detection_is_exact_or_refused():
     nearly = g.copy()
     nearly[0, 0] *= 1 + 1e-9     # rank 2 by a hair: not separable
     assert _paths.rank1_factors(nearly) is None
+
+
+@pytest.mark.parametrize("path", ["direct", "separable", "integer"])
+def test_column_strips_do_not_change_results(path, variant, monkeypatch):
+    """The direct, integer and separable paths go in strips of columns on wide images (a bounded ring of rows):
+    the narrowest strips give bit-identical results to one strip per image, on every border and thread count."""
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (23, 301), dtype=np.uint8)
+    kernels = {"direct": rng.standard_normal((5, 7)),
+               "separable": np.outer(rng.standard_normal(6), rng.standard_normal(9)),
+               "integer": rng.integers(-3, 4, (4, 5)).astype(np.float64)}
+    K = kernels[path]
+
+    def results():
+        _paths._cached_plan.cache_clear()     # plans keep their strip width
+        return [run(path, image, K, border=border, output=output, threads=threads, cval=5.0)
+                for border in BORDERS for output in ("round", "float") for threads in (1, 2)]
+
+    wide = results()
+    monkeypatch.setattr(_paths, "DIRECT_RING_BYTES", 1)
+    monkeypatch.setattr(_paths, "SEPARABLE_RING_BYTES", 1)
+    narrow = results()
+    _paths._cached_plan.cache_clear()
+    assert _paths.direct_strip(5, 7, np.float32) == 64 and _paths.separable_strip(6, np.float32) == 64
+    for a, b in zip(wide, narrow):
+        np.testing.assert_array_equal(a, b)

@@ -91,28 +91,25 @@ def openmp_info():
 # ---------------------------------------------------------------------------------------------------------------
 # Row loading and storing
 
-cdef inline void _load_row(const src_t* s, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax,
-                           const int64_t* col_map, dacc_t cval, dacc_t* dst) noexcept nogil:
-    """Padded row from source row `s`: identity in the interior, `col_map` on both margins."""
-    cdef Py_ssize_t c, m
-    for c in range(ax):
-        m = col_map[c]
-        dst[c] = cval if m < 0 else <dacc_t>s[m]
-    for c in range(W):
-        dst[ax + c] = <dacc_t>s[c]
-    for c in range(ax + W, PW):
-        m = col_map[c]
-        dst[c] = cval if m < 0 else <dacc_t>s[m]
-
-
-cdef inline void _fill_row(const src_t* sp, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax, const int64_t* row_map,
-                           const int64_t* col_map, dacc_t cval, Py_ssize_t p, dacc_t* dst) noexcept nogil:
-    cdef Py_ssize_t r = row_map[p], c
+cdef inline void _fill_segment(const src_t* sp, Py_ssize_t W, Py_ssize_t ax, const int64_t* row_map,
+                               const int64_t* col_map, dacc_t cval, Py_ssize_t p, Py_ssize_t c0, Py_ssize_t c1,
+                               dacc_t* dst) noexcept nogil:
+    """Columns [c0, c1) of padded row p into dst[0 : c1 - c0]."""
+    cdef Py_ssize_t r = row_map[p], c, m, lo = max(c0, ax), hi = min(c1, ax + W)
+    cdef const src_t* s
     if r < 0:
-        for c in range(PW):
+        for c in range(c1 - c0):
             dst[c] = cval
-    else:
-        _load_row(sp + r * W, W, PW, ax, col_map, cval, dst)
+        return
+    s = sp + r * W
+    for c in range(c0, min(c1, ax)):
+        m = col_map[c]
+        dst[c - c0] = cval if m < 0 else <dacc_t>s[m]
+    for c in range(lo, hi):
+        dst[c - c0] = <dacc_t>s[c - ax]
+    for c in range(max(c0, ax + W), c1):
+        m = col_map[c]
+        dst[c - c0] = cval if m < 0 else <dacc_t>s[m]
 
 
 cdef inline void _store(const dacc_t* acc, out_t* o, Py_ssize_t n, int policy, dacc_t delta,
@@ -178,9 +175,11 @@ cdef inline void _blocked_sum(out_t* o, acc_t** ptrs, const acc_t* vals, Py_ssiz
     cdef const acc_t* p
     if acc_t is float:
         while x0 + FC_BLOCK_F <= W:
+            kv = vals[0]
+            p = ptrs[0] + x0
             for u in range(FC_BLOCK_F):
-                acc[u] = 0
-            for t in range(ntaps):
+                acc[u] = kv * p[u]
+            for t in range(1, ntaps):
                 kv = vals[t]
                 p = ptrs[t] + x0
                 for u in range(FC_BLOCK_F):
@@ -191,9 +190,11 @@ cdef inline void _blocked_sum(out_t* o, acc_t** ptrs, const acc_t* vals, Py_ssiz
             x0 += FC_BLOCK_F
     else:
         while x0 + FC_BLOCK_D <= W:
+            kv = vals[0]
+            p = ptrs[0] + x0
             for u in range(FC_BLOCK_D):
-                acc[u] = 0
-            for t in range(ntaps):
+                acc[u] = kv * p[u]
+            for t in range(1, ntaps):
                 kv = vals[t]
                 p = ptrs[t] + x0
                 for u in range(FC_BLOCK_D):
@@ -285,10 +286,14 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
         start = 0
         while start < nb:
             stop = min(start + chunk, nb)
+            k0 = b0[start]
+            k1 = b1[start]
+            p = pb[start] + x0
             for u in range(B):
-                acc0[u] = 0
-                acc1[u] = 0
-            for t in range(start, stop):
+                v = p[u]
+                acc0[u] = k0 * v
+                acc1[u] = k1 * v
+            for t in range(start + 1, stop):
                 k0 = b0[t]
                 k1 = b1[t]
                 p = pb[t] + x0
@@ -305,9 +310,11 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
         start = 0
         while start < n1:
             stop = min(start + chunk, n1)
+            k1 = c1[start]
+            p = p1[start] + x0
             for u in range(B):
-                acc1[u] = 0
-            for t in range(start, stop):
+                acc1[u] = k1 * p[u]
+            for t in range(start + 1, stop):
                 k1 = c1[t]
                 p = p1[t] + x0
                 for u in range(B):
@@ -320,9 +327,11 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
         start = 0
         while start < nb:
             stop = min(start + chunk, nb)
+            k0 = b0[start]
+            p = pb[start] + x0
             for u in range(B):
-                acc0[u] = 0
-            for t in range(start, stop):
+                acc0[u] = k0 * p[u]
+            for t in range(start + 1, stop):
                 k0 = b0[t]
                 p = pb[t] + x0
                 for u in range(B):
@@ -334,9 +343,11 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
     start = 0
     while start < n0:
         stop = min(start + chunk, n0)
+        k0 = c0[start]
+        p = p0[start] + x0
         for u in range(B):
-            acc0[u] = 0
-        for t in range(start, stop):
+            acc0[u] = k0 * p[u]
+        for t in range(start + 1, stop):
             k0 = c0[t]
             p = p0[t] + x0
             for u in range(B):
@@ -377,15 +388,15 @@ cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, 
                        const int64_t* d1, const int64_t* j1, const dacc_t* c1, Py_ssize_t n1,
                        Py_ssize_t ax, const int64_t* row_map, const int64_t* col_map, dacc_t cval, int policy,
                        dacc_t delta, dacc_t lo, dacc_t hi, bint paired, Py_ssize_t chunk, Py_ssize_t y0,
-                       Py_ssize_t y1,
+                       Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
                        dacc_t* ring, dacc_t** ptrs) noexcept nogil:
-    """Output rows [y0, y1), one at a time or (`paired`, y0 even) in pairs (y, y + 1); padded rows stream
-    through a ring of kh + 1 rows.
+    """Output rows [y0, y1) of the strip of columns [x0, x1), one row at a time or (`paired`, y0 even) in pairs
+    (y, y + 1); the strip's padded rows stream through a ring of kh + 1 rows.
 
     When paired, every even row is summed as the first of a pair and every odd row as the second, whatever the
-    band, so the summation order (and so the result) does not depend on the thread count.
+    band, so the summation order (and so the result) depends neither on the thread count nor on the strips.
     """
-    cdef Py_ssize_t PW = W + kw - 1, R = kh + 1, p, y, t, last
+    cdef Py_ssize_t SW = x1 - x0, SPW = x1 - x0 + kw - 1, R = kh + 1, y, t, last
     cdef Py_ssize_t filled = y0          # next padded row to load
     cdef bint second
     cdef dacc_t** pb = ptrs
@@ -396,16 +407,16 @@ cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, 
         second = paired and y + 1 < y1
         last = y + kh if second else y + kh - 1
         while filled <= last:
-            _fill_row(sp, W, PW, ax, row_map, col_map, cval, filled, ring + (filled % R) * PW)
+            _fill_segment(sp, W, ax, row_map, col_map, cval, filled, x0, x1 + kw - 1, ring + (filled % R) * SPW)
             filled += 1
         for t in range(nb):
-            pb[t] = ring + ((y + bd[t]) % R) * PW + bj[t]
+            pb[t] = ring + ((y + bd[t]) % R) * SPW + bj[t]
         for t in range(n0):
-            p0[t] = ring + ((y + d0[t]) % R) * PW + j0[t]
+            p0[t] = ring + ((y + d0[t]) % R) * SPW + j0[t]
         for t in range(n1):
-            p1[t] = ring + ((y + d1[t]) % R) * PW + j1[t]
-        _pair_row(op + y * W, op + (y + 1) * W if second else op, second, W, chunk, pb, b0, b1, nb, p0, c0, n0,
-                  p1, c1, n1, policy, delta, lo, hi)
+            p1[t] = ring + ((y + d1[t]) % R) * SPW + j1[t]
+        _pair_row(op + y * W + x0, op + (y + 1) * W + x0 if second else op, second, SW, chunk, pb, b0, b1, nb,
+                  p0, c0, n0, p1, c1, n1, policy, delta, lo, hi)
         y += 2 if paired else 1
 
 
@@ -413,7 +424,7 @@ cdef inline const int64_t* _i64(const int64_t[::1] a) noexcept nogil:
     return &a[0] if a.shape[0] else NULL
 
 
-def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
+def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t strip,
               const int64_t[::1] both_d, const int64_t[::1] both_j, const acc_t[::1] both_c0,
               const acc_t[::1] both_c1, const int64_t[::1] only0_d, const int64_t[::1] only0_j,
               const acc_t[::1] only0_c0, const int64_t[::1] only1_d, const int64_t[::1] only1_j,
@@ -426,15 +437,18 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     `src` and `out` are non-empty and of one shape (H, W). The taps come as fastconv._paths.direct_groups makes
     them: entry (d, j) reads padded[y + d, x + j] with coefficient c0 for row y and, when `paired`, c1 for row
     y + 1 (groups: both non-zero, c0 only, c1 only; unpaired, every tap is in "c0 only"). Each row's taps are
-    summed in chunks of `chunk`. `row_map` has H + kh - 1 entries and
+    summed in chunks of `chunk`. Each band of rows goes in vertical strips of `strip` output columns (the
+    last one narrower), which bounds the ring's size. `row_map` has H + kh - 1 entries and
     `col_map` W + kw - 1, each a source index or -1 for `cval`; `ax` is the anchor column.
     """
-    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1]
+    cdef Py_ssize_t SW = min(max(strip, 1), W)
+    cdef Py_ssize_t nstrips = (W + SW - 1) // SW
     cdef Py_ssize_t nb = both_c0.shape[0], n0 = only0_c0.shape[0], n1 = only1_c1.shape[0]
     cdef Py_ssize_t step = 2 if paired else 1
     cdef Py_ssize_t npairs = (H + step - 1) // step
     cdef Py_ssize_t nbands = min(npairs, 4 * nthreads) if nthreads > 1 else 1
-    cdef Py_ssize_t b
+    cdef Py_ssize_t b, s
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef acc_t* ring
@@ -455,15 +469,17 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     cdef const int64_t* cmap = &col_map[0]
     cdef acc_t cval_a = <acc_t>cval, delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
-        ring = <acc_t*>PyMem_RawMalloc((kh + 1) * PW * sizeof(acc_t))
+        ring = <acc_t*>PyMem_RawMalloc((kh + 1) * (SW + kw - 1) * sizeof(acc_t))
         ptrs = <acc_t**>PyMem_RawMalloc((nb + n0 + n1 + 1) * sizeof(acc_t*))
         if ring == NULL or ptrs == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):
             if ring != NULL and ptrs != NULL:
-                _direct_band(sp, op, W, kh, kw, bd, bj, b0, b1, nb, d0, j0, c0, n0, d1, j1, c1, n1, ax, rmap, cmap,
-                             cval_a, policy, delta_a, lo_a, hi_a, paired, chunk, step * (b * npairs // nbands),
-                             min(H, step * ((b + 1) * npairs // nbands)), ring, ptrs)
+                for s in range(nstrips):
+                    _direct_band(sp, op, W, kh, kw, bd, bj, b0, b1, nb, d0, j0, c0, n0, d1, j1, c1, n1, ax, rmap,
+                                 cmap, cval_a, policy, delta_a, lo_a, hi_a, paired, chunk,
+                                 step * (b * npairs // nbands), min(H, step * ((b + 1) * npairs // nbands)),
+                                 s * SW, min(W, (s + 1) * SW), ring, ptrs)
         PyMem_RawFree(ring)
         PyMem_RawFree(ptrs)
     if failed:
@@ -471,7 +487,7 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
 
 
 
-def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
+def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t strip,
               const int64_t[::1] both_d, const int64_t[::1] both_j, const int16_t[::1] both_c0,
               const int16_t[::1] both_c1, const int64_t[::1] only0_d, const int64_t[::1] only0_j,
               const int16_t[::1] only0_c0, const int64_t[::1] only1_d, const int64_t[::1] only1_j,
@@ -485,15 +501,18 @@ def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     `src` and `out` are non-empty and of one shape (H, W). The taps come as fastconv._paths.direct_groups makes
     them: entry (d, j) reads padded[y + d, x + j] with coefficient c0 for row y and, when `paired`, c1 for row
     y + 1 (groups: both non-zero, c0 only, c1 only; unpaired, every tap is in "c0 only"). Each row's taps are
-    summed in chunks of `chunk`. `row_map` has H + kh - 1 entries and
+    summed in chunks of `chunk`. Each band of rows goes in vertical strips of `strip` output columns (the
+    last one narrower), which bounds the ring's size. `row_map` has H + kh - 1 entries and
     `col_map` W + kw - 1, each a source index or -1 for `cval`; `ax` is the anchor column.
     """
-    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1]
+    cdef Py_ssize_t SW = min(max(strip, 1), W)
+    cdef Py_ssize_t nstrips = (W + SW - 1) // SW
     cdef Py_ssize_t nb = both_c0.shape[0], n0 = only0_c0.shape[0], n1 = only1_c1.shape[0]
     cdef Py_ssize_t step = 2 if paired else 1
     cdef Py_ssize_t npairs = (H + step - 1) // step
     cdef Py_ssize_t nbands = min(npairs, 4 * nthreads) if nthreads > 1 else 1
-    cdef Py_ssize_t b
+    cdef Py_ssize_t b, s
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef int16_t* ring
@@ -515,15 +534,17 @@ def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     cdef int16_t cval_a = <int16_t>cval, delta_a = <int16_t>delta
     cdef int16_t lo_a = <int16_t>max(lo, -32768.0), hi_a = <int16_t>min(hi, 32767.0)
     with nogil, parallel(num_threads=nthreads):
-        ring = <int16_t*>PyMem_RawMalloc((kh + 1) * PW * sizeof(int16_t))
+        ring = <int16_t*>PyMem_RawMalloc((kh + 1) * (SW + kw - 1) * sizeof(int16_t))
         ptrs = <int16_t**>PyMem_RawMalloc((nb + n0 + n1 + 1) * sizeof(int16_t*))
         if ring == NULL or ptrs == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):
             if ring != NULL and ptrs != NULL:
-                _direct_band(sp, op, W, kh, kw, bd, bj, b0, b1, nb, d0, j0, c0, n0, d1, j1, c1, n1, ax, rmap, cmap,
-                             cval_a, policy, delta_a, lo_a, hi_a, paired, chunk, step * (b * npairs // nbands),
-                             min(H, step * ((b + 1) * npairs // nbands)), ring, ptrs)
+                for s in range(nstrips):
+                    _direct_band(sp, op, W, kh, kw, bd, bj, b0, b1, nb, d0, j0, c0, n0, d1, j1, c1, n1, ax, rmap,
+                                 cmap, cval_a, policy, delta_a, lo_a, hi_a, paired, chunk,
+                                 step * (b * npairs // nbands), min(H, step * ((b + 1) * npairs // nbands)),
+                                 s * SW, min(W, (s + 1) * SW), ring, ptrs)
         PyMem_RawFree(ring)
         PyMem_RawFree(ptrs)
     if failed:
@@ -533,37 +554,67 @@ def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
 # ---------------------------------------------------------------------------------------------------------------
 # Separable path
 
-cdef void _separable_band(const src_t* sp, out_t* op, Py_ssize_t W, const acc_t* v, Py_ssize_t kh,
-                          const acc_t* h, Py_ssize_t kw, Py_ssize_t ax, const int64_t* row_map,
-                          const int64_t* col_map, acc_t cval, int policy, acc_t delta, acc_t lo, acc_t hi,
-                          Py_ssize_t y0, Py_ssize_t y1, acc_t* padded, acc_t* ring, acc_t** ptrs,
+cdef void _separable_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw,
                           const int64_t* hidx, const acc_t* hval, Py_ssize_t nh,
-                          const int64_t* vidx, const acc_t* vval, Py_ssize_t nv) noexcept nogil:
-    """Output rows [y0, y1): each padded row is filtered with h into the ring; output rows sum the ring with v."""
-    cdef Py_ssize_t PW = W + kw - 1, p, y, t
+                          const int64_t* bd, const acc_t* b0, const acc_t* b1, Py_ssize_t nb,
+                          const int64_t* d0, const acc_t* c0, Py_ssize_t n0,
+                          const int64_t* d1, const acc_t* c1, Py_ssize_t n1,
+                          Py_ssize_t ax, const int64_t* row_map, const int64_t* col_map, acc_t cval, int policy,
+                          acc_t delta, acc_t lo, acc_t hi, bint paired, Py_ssize_t chunk, Py_ssize_t y0,
+                          Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1, acc_t* padded, acc_t* ring,
+                          acc_t** ptrs) noexcept nogil:
+    """Output rows [y0, y1), columns [x0, x1): each padded row's segment is filtered with h into a ring of
+    kh + 1 rows of the strip; the vertical pass sums ring rows with v like the direct path's taps of a kh x 1
+    kernel, in pairs of output rows (y, y + 1) when `paired` (y0 even), so each loaded vector serves both rows.
+    A strip narrow enough keeps the ring in the first-level cache."""
+    cdef Py_ssize_t SW = x1 - x0, R = kh + 1, y, t, last
+    cdef Py_ssize_t filled = y0          # next padded row to filter
+    cdef bint second
     cdef acc_t zero = 0
-    for p in range(y0, y1 + kh - 1):
-        _fill_row(sp, W, PW, ax, row_map, col_map, cval, p, padded)
-        for t in range(nh):
-            ptrs[t] = padded + hidx[t]
-        _blocked_sum(ring + (p % kh) * W, ptrs, hval, nh, W, POLICY_RAW, zero, zero, zero)
-        y = p - (kh - 1)
-        if y >= y0:
-            for t in range(nv):
-                ptrs[t] = ring + ((y + vidx[t]) % kh) * W
-            _blocked_sum(op + y * W, ptrs, vval, nv, W, policy, delta, lo, hi)
+    cdef acc_t** pb = ptrs
+    cdef acc_t** p0 = ptrs + nb
+    cdef acc_t** p1 = ptrs + nb + n0
+    y = y0
+    while y < y1:
+        second = paired and y + 1 < y1
+        last = y + kh if second else y + kh - 1
+        while filled <= last:
+            _fill_segment(sp, W, ax, row_map, col_map, cval, filled, x0, x1 + kw - 1, padded)
+            for t in range(nh):
+                ptrs[t] = padded + hidx[t]
+            _blocked_sum(ring + (filled % R) * SW, ptrs, hval, nh, SW, POLICY_RAW, zero, zero, zero)
+            filled += 1
+        for t in range(nb):
+            pb[t] = ring + ((y + bd[t]) % R) * SW
+        for t in range(n0):
+            p0[t] = ring + ((y + d0[t]) % R) * SW
+        for t in range(n1):
+            p1[t] = ring + ((y + d1[t]) % R) * SW
+        _pair_row(op + y * W + x0, op + (y + 1) * W + x0 if second else op, second, SW, chunk, pb, b0, b1, nb,
+                  p0, c0, n0, p1, c1, n1, policy, delta, lo, hi)
+        y += 2 if paired else 1
 
 
-def correlate_separable(const src_t[:, ::1] src, const int64_t[::1] v_idx, const acc_t[::1] v_val, Py_ssize_t kh,
-                        const int64_t[::1] h_idx, const acc_t[::1] h_val, Py_ssize_t kw,
+def correlate_separable(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t strip,
+                        const int64_t[::1] h_idx, const acc_t[::1] h_val,
+                        const int64_t[::1] both_d, const acc_t[::1] both_c0, const acc_t[::1] both_c1,
+                        const int64_t[::1] only0_d, const acc_t[::1] only0_c0,
+                        const int64_t[::1] only1_d, const acc_t[::1] only1_c1, bint paired, Py_ssize_t chunk,
                         const int64_t[::1] row_map, const int64_t[::1] col_map, Py_ssize_t ax, double cval,
                         out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads):
-    """Separable path for a kernel v (x) h given by its non-zero entries (index, value) along each axis."""
-    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
-    cdef Py_ssize_t nh = h_val.shape[0], nv = v_val.shape[0]
+    """Separable path for a kernel outer(v, h): h's non-zero entries (index, value) filter each padded row; v's
+    taps come as fastconv._paths.direct_groups makes them for the kh x 1 kernel v (row offsets d only). Each
+    band of rows goes in vertical strips of `strip` output columns (the last one narrower)."""
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1]
+    cdef Py_ssize_t SW = min(max(strip, 1), W)
+    cdef Py_ssize_t nstrips = (W + SW - 1) // SW
+    cdef Py_ssize_t nh = h_val.shape[0]
+    cdef Py_ssize_t nb = both_c0.shape[0], n0 = only0_c0.shape[0], n1 = only1_c1.shape[0]
+    cdef Py_ssize_t step = 2 if paired else 1
+    cdef Py_ssize_t npairs = (H + step - 1) // step
     # each band filters kh - 1 rows more than it outputs: fewer, larger bands than the other paths
-    cdef Py_ssize_t nbands = min(H, 2 * nthreads) if nthreads > 1 else 1
-    cdef Py_ssize_t b
+    cdef Py_ssize_t nbands = min(npairs, 2 * nthreads) if nthreads > 1 else 1
+    cdef Py_ssize_t b, s
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef acc_t* padded
@@ -572,23 +623,30 @@ def correlate_separable(const src_t[:, ::1] src, const int64_t[::1] v_idx, const
     cdef const src_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
     cdef const int64_t* hidx = &h_idx[0]
-    cdef const int64_t* vidx = &v_idx[0]
     cdef const acc_t* hval = &h_val[0]
-    cdef const acc_t* vval = &v_val[0]
+    cdef const int64_t* bd = _i64(both_d)
+    cdef const int64_t* d0 = _i64(only0_d)
+    cdef const int64_t* d1 = _i64(only1_d)
+    cdef const acc_t* b0 = &both_c0[0] if nb else NULL
+    cdef const acc_t* b1 = &both_c1[0] if nb else NULL
+    cdef const acc_t* c0 = &only0_c0[0] if n0 else NULL
+    cdef const acc_t* c1 = &only1_c1[0] if n1 else NULL
     cdef const int64_t* rmap = &row_map[0]
     cdef const int64_t* cmap = &col_map[0]
     cdef acc_t cval_a = <acc_t>cval, delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
-        padded = <acc_t*>PyMem_RawMalloc(PW * sizeof(acc_t))
-        ring = <acc_t*>PyMem_RawMalloc(kh * W * sizeof(acc_t))
-        ptrs = <acc_t**>PyMem_RawMalloc((kh + kw) * sizeof(acc_t*))
+        padded = <acc_t*>PyMem_RawMalloc((SW + kw - 1) * sizeof(acc_t))
+        ring = <acc_t*>PyMem_RawMalloc((kh + 1) * SW * sizeof(acc_t))
+        ptrs = <acc_t**>PyMem_RawMalloc((nh + nb + n0 + n1 + 1) * sizeof(acc_t*))
         if padded == NULL or ring == NULL or ptrs == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):
             if padded != NULL and ring != NULL and ptrs != NULL:
-                _separable_band(sp, op, W, vval, kh, hval, kw, ax, rmap, cmap, cval_a, policy, delta_a, lo_a, hi_a,
-                                b * H // nbands, (b + 1) * H // nbands, padded, ring, ptrs,
-                                hidx, hval, nh, vidx, vval, nv)
+                for s in range(nstrips):
+                    _separable_band(sp, op, W, kh, kw, hidx, hval, nh, bd, b0, b1, nb, d0, c0, n0, d1, c1, n1,
+                                    ax, rmap, cmap, cval_a, policy, delta_a, lo_a, hi_a, paired, chunk,
+                                    step * (b * npairs // nbands), min(H, step * ((b + 1) * npairs // nbands)),
+                                    s * SW, min(W, (s + 1) * SW), padded, ring, ptrs)
         PyMem_RawFree(padded)
         PyMem_RawFree(ring)
         PyMem_RawFree(ptrs)

@@ -113,17 +113,21 @@ CHUNK = 64
 PAIR_FROM_TAPS = 16
 
 
-def direct_groups(kernel):
+def direct_groups(kernel, paired=None):
     """The direct path's taps: ``(paired, groups)``.
 
     Paired, two output rows y and y + 1 read padded rows y .. y + kh: entry (d, j) of padded row y + d, column
     offset j, carries c0 = K[d, j] for row y and c1 = K[d - 1, j] for row y + 1. Three groups in row-major
     (d, j) order: both coefficients non-zero, c0 only, c1 only. Row y sums "both" (c0) then "c0 only"; row y + 1
     sums "both" (c1) then "c1 only". Unpaired, every non-zero tap is in "c0 only", in row-major order. Zero
-    coefficients never multiply a pixel, so NaN and inf spread through the non-zero taps alone.
+    coefficients never multiply a pixel, so NaN and inf spread through the non-zero taps alone. `paired` defaults
+    to the direct path's choice (from PAIR_FROM_TAPS non-zero taps on); the separable path's vertical pass passes
+    its own.
     """
     kh, kw = kernel.shape
-    paired = np.count_nonzero(kernel) >= PAIR_FROM_TAPS and kh > 1
+    if paired is None:
+        paired = np.count_nonzero(kernel) >= PAIR_FROM_TAPS
+    paired = bool(paired) and kh > 1
     if not paired:
         d, j = np.nonzero(kernel)
         empty = np.zeros(0, np.int64)
@@ -137,6 +141,48 @@ def direct_groups(kernel):
         "c0": (d[only0], j[only0], c0[only0]),
         "c1": (d[only1], j[only1], c1[only1]),
     }
+
+
+def _row_sum_bound(paired, groups, lo, hi):
+    """Worst-case float32 error of either output row's sum over `groups` (direct_groups' order, chunked)."""
+    row0 = (groups["both"][2], groups["c0"][2])
+    row1 = (groups["both"][3], groups["c1"][2])
+    return max(chunked_sum_bound(row0, CHUNK, lo, hi), chunked_sum_bound(row1, CHUNK, lo, hi))
+
+
+#: The separable path's vertical pass sums two output rows per pass from this many non-zero taps of v on.
+SEPARABLE_PAIR_FROM_TAPS = 2
+
+
+#: Bytes of the separable path's ring of filtered rows: strips of columns narrow enough keep it in the
+#: first-level data cache (32 KiB and up on current x86-64), with room for the padded row and the output.
+SEPARABLE_RING_BYTES = 16 * 1024
+
+#: Bytes of the direct and integer paths' ring of padded rows, per thread: wider images go in strips of columns,
+#: so the extra memory stays bounded (and within the second-level cache) whatever the image width.
+DIRECT_RING_BYTES = 128 * 1024
+
+
+def _strip(ring_rows, itemsize, halo, budget):
+    """Output columns per strip when a ring of `ring_rows` rows of strip + `halo` columns gets `budget` bytes:
+    a multiple of 64, at least 64."""
+    width = budget // (ring_rows * itemsize) - halo
+    return max(64, width // 64 * 64)
+
+
+def separable_strip(kh, acc):
+    """Output columns per strip of the separable path (its ring holds kh + 1 filtered rows)."""
+    return _strip(kh + 1, np.dtype(acc).itemsize, 0, SEPARABLE_RING_BYTES)
+
+
+def direct_strip(kh, kw, acc):
+    """Output columns per strip of the direct and integer paths (a ring of kh + 1 padded rows)."""
+    return _strip(kh + 1, np.dtype(acc).itemsize, kw - 1, DIRECT_RING_BYTES)
+
+
+def _vertical_groups(v):
+    """direct_groups of the separable path's vertical pass: the kh x 1 kernel v."""
+    return direct_groups(v.reshape(-1, 1), paired=np.count_nonzero(v) >= SEPARABLE_PAIR_FROM_TAPS)
 
 
 class Plan:
@@ -163,13 +209,11 @@ class Plan:
         if self.path in ("box", "integer"):
             return 0.0          # exact integer sums
         if self.path == "separable":
-            v, h = (f[f != 0] for f in self.factors)
+            v, h = self.factors
+            h = h[h != 0]
             top = np.abs(h).sum() * max(abs(lo), abs(hi))
-            return np.abs(v).sum() * partial_sum_bound(h, lo, hi) + partial_sum_bound(v, -top, top)
-        _, groups = direct_groups(self.kernel)
-        row0 = (groups["both"][2], groups["c0"][2])
-        row1 = (groups["both"][3], groups["c1"][2])
-        return max(chunked_sum_bound(row0, CHUNK, lo, hi), chunked_sum_bound(row1, CHUNK, lo, hi))
+            return np.abs(v).sum() * partial_sum_bound(h, lo, hi) + _row_sum_bound(*_vertical_groups(v), -top, top)
+        return _row_sum_bound(*direct_groups(self.kernel), lo, hi)
 
     def _kernel_args(self, path, acc):
         key = (path, acc)
@@ -188,11 +232,17 @@ class Plan:
             args = (kh, kw, scale, divide)
         elif path == "separable":
             v, h = self.factors
-            vi, hi_ = np.flatnonzero(v).astype(i64), np.flatnonzero(h).astype(i64)
-            args = (vi, np.ascontiguousarray(v[vi], dtype=acc), kh, hi_, np.ascontiguousarray(h[hi_], dtype=acc), kw)
+            hi_ = np.flatnonzero(h).astype(i64)
+            paired, g = _vertical_groups(v)
+            args = (kh, kw, separable_strip(kh, acc), hi_, np.ascontiguousarray(h[hi_], dtype=acc),
+                    *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["both"][::2] + g["both"][3:],
+                                                                          (i64, acc, acc))),
+                    *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c0"][::2], (i64, acc))),
+                    *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c1"][::2], (i64, acc))),
+                    paired, CHUNK)
         else:
             paired, g = direct_groups(self.kernel)
-            args = (kh, kw,
+            args = (kh, kw, direct_strip(kh, kw, acc),
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["both"], (i64, i64, acc, acc))),
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c0"], (i64, i64, acc))),
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c1"], (i64, i64, acc))),
