@@ -424,14 +424,14 @@ cdef inline const int64_t* _i64(const int64_t[::1] a) noexcept nogil:
     return &a[0] if a.shape[0] else NULL
 
 
-def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t strip,
+def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
               const int64_t[::1] both_d, const int64_t[::1] both_j, const acc_t[::1] both_c0,
               const acc_t[::1] both_c1, const int64_t[::1] only0_d, const int64_t[::1] only0_j,
               const acc_t[::1] only0_c0, const int64_t[::1] only1_d, const int64_t[::1] only1_j,
               const acc_t[::1] only1_c1, bint paired, Py_ssize_t chunk, const int64_t[::1] row_map,
               const int64_t[::1] col_map,
               Py_ssize_t ax, double cval, out_t[:, ::1] out, int policy, double delta, double lo, double hi,
-              int nthreads):
+              int nthreads, Py_ssize_t strip):
     """Direct path: out = policy(sum of the kernel's non-zero taps + delta); the accumulator type is the taps'.
 
     `src` and `out` are non-empty and of one shape (H, W). The taps come as fastconv._paths.direct_groups makes
@@ -487,14 +487,14 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t 
 
 
 
-def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t strip,
+def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
               const int64_t[::1] both_d, const int64_t[::1] both_j, const int16_t[::1] both_c0,
               const int16_t[::1] both_c1, const int64_t[::1] only0_d, const int64_t[::1] only0_j,
               const int16_t[::1] only0_c0, const int64_t[::1] only1_d, const int64_t[::1] only1_j,
               const int16_t[::1] only1_c1, bint paired, Py_ssize_t chunk, const int64_t[::1] row_map,
               const int64_t[::1] col_map,
               Py_ssize_t ax, double cval, out_t[:, ::1] out, int policy, double delta, double lo, double hi,
-              int nthreads):
+              int nthreads, Py_ssize_t strip):
     """Direct path in exact int16 arithmetic, for uint8 images and integer kernels whose sums (with `delta` and
     `cval`, both integers) stay within int16: the caller checks. Otherwise as `correlate`.
 
@@ -595,13 +595,13 @@ cdef void _separable_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t k
         y += 2 if paired else 1
 
 
-def correlate_separable(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t strip,
+def correlate_separable(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
                         const int64_t[::1] h_idx, const acc_t[::1] h_val,
                         const int64_t[::1] both_d, const acc_t[::1] both_c0, const acc_t[::1] both_c1,
                         const int64_t[::1] only0_d, const acc_t[::1] only0_c0,
                         const int64_t[::1] only1_d, const acc_t[::1] only1_c1, bint paired, Py_ssize_t chunk,
                         const int64_t[::1] row_map, const int64_t[::1] col_map, Py_ssize_t ax, double cval,
-                        out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads):
+                        out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads, Py_ssize_t strip):
     """Separable path for a kernel outer(v, h): h's non-zero entries (index, value) filter each padded row; v's
     taps come as fastconv._paths.direct_groups makes them for the kh x 1 kernel v (row offsets d only). Each
     band of rows goes in vertical strips of `strip` output columns (the last one narrower)."""

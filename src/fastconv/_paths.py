@@ -163,21 +163,27 @@ SEPARABLE_RING_BYTES = 16 * 1024
 DIRECT_RING_BYTES = 128 * 1024
 
 
-def _strip(ring_rows, itemsize, halo, budget):
-    """Output columns per strip when a ring of `ring_rows` rows of strip + `halo` columns gets `budget` bytes:
-    a multiple of 64, at least 64."""
-    width = budget // (ring_rows * itemsize) - halo
-    return max(64, width // 64 * 64)
+def _strip(width, ring_rows, itemsize, halo, budget):
+    """Output columns per strip of an image `width` wide when a ring of `ring_rows` rows of strip + `halo`
+    columns should get about `budget` bytes: the image split into equal strips, each a multiple of 256 columns
+    (whole register blocks: a partial block is slow), or the whole width."""
+    widest = max(256, budget // (ring_rows * itemsize) - halo)
+    nstrips = _ceil_div(width, widest)
+    return min(width, _ceil_div(_ceil_div(width, nstrips), 256) * 256)
 
 
-def separable_strip(kh, acc):
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def separable_strip(width, kh, acc):
     """Output columns per strip of the separable path (its ring holds kh + 1 filtered rows)."""
-    return _strip(kh + 1, np.dtype(acc).itemsize, 0, SEPARABLE_RING_BYTES)
+    return _strip(width, kh + 1, np.dtype(acc).itemsize, 0, SEPARABLE_RING_BYTES)
 
 
-def direct_strip(kh, kw, acc):
+def direct_strip(width, kh, kw, acc):
     """Output columns per strip of the direct and integer paths (a ring of kh + 1 padded rows)."""
-    return _strip(kh + 1, np.dtype(acc).itemsize, kw - 1, DIRECT_RING_BYTES)
+    return _strip(width, kh + 1, np.dtype(acc).itemsize, kw - 1, DIRECT_RING_BYTES)
 
 
 def _vertical_groups(v):
@@ -234,7 +240,7 @@ class Plan:
             v, h = self.factors
             hi_ = np.flatnonzero(h).astype(i64)
             paired, g = _vertical_groups(v)
-            args = (kh, kw, separable_strip(kh, acc), hi_, np.ascontiguousarray(h[hi_], dtype=acc),
+            args = (kh, kw, hi_, np.ascontiguousarray(h[hi_], dtype=acc),
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["both"][::2] + g["both"][3:],
                                                                           (i64, acc, acc))),
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c0"][::2], (i64, acc))),
@@ -242,7 +248,7 @@ class Plan:
                     paired, CHUNK)
         else:
             paired, g = direct_groups(self.kernel)
-            args = (kh, kw, direct_strip(kh, kw, acc),
+            args = (kh, kw,
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["both"], (i64, i64, acc, acc))),
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c0"], (i64, i64, acc))),
                     *(np.ascontiguousarray(a, dtype=t) for a, t in zip(g["c1"], (i64, i64, acc))),
@@ -257,16 +263,21 @@ class Plan:
         if path == "integer" and (delta != round(delta) or abs(delta) > 255):
             path = "direct"     # a fractional or large delta leaves int16: the float direct path takes it
         args = self._kernel_args(path, acc)
+        kh, kw = self.kernel.shape
+        width = plane.shape[1]
         if path == "integer":
-            core.correlate_small_int(plane, *args, rows, cols, ax, int(cval), out, policy, delta, lo, hi, nthreads)
+            core.correlate_small_int(plane, *args, rows, cols, ax, int(cval), out, policy, delta, lo, hi, nthreads,
+                                     direct_strip(width, kh, kw, np.int16))
         elif path == "box":
-            kh, kw, scale, divide = args
+            _, _, scale, divide = args
             core.box_filter(plane, kh, kw, rows, cols, ax, int(cval), scale, divide, out, policy, delta, lo, hi,
                             nthreads)
         elif path == "separable":
-            core.correlate_separable(plane, *args, rows, cols, ax, cval, out, policy, delta, lo, hi, nthreads)
+            core.correlate_separable(plane, *args, rows, cols, ax, cval, out, policy, delta, lo, hi, nthreads,
+                                     separable_strip(width, kh, acc))
         else:
-            core.correlate(plane, *args, rows, cols, ax, cval, out, policy, delta, lo, hi, nthreads)
+            core.correlate(plane, *args, rows, cols, ax, cval, out, policy, delta, lo, hi, nthreads,
+                           direct_strip(width, kh, kw, acc))
 
 
 @functools.lru_cache(maxsize=256)
