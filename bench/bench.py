@@ -329,6 +329,16 @@ def tutorial(report, image):
     report.table(["kernel", "tutorial loop", "fastconv ms", "speed-up"], rows)
 
 
+def fold_in(report):
+    """Append the tables the other bench scripts wrote (bench/results_*.md: dask scaling, Python threads), each
+    from that script's own run, so bench/results.md holds every measurement."""
+    for fragment in sorted(HERE.glob("results_*.md")):
+        report.add(f"<!-- from bench/{fragment.name}, written by its own script -->")
+        for line in fragment.read_text().rstrip("\n").split("\n"):
+            report.add(line)
+        report.add()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and sizes")
@@ -358,6 +368,7 @@ def main(argv=None):
     image_sizes(report, repeat, [(256, 256), (1080, 1920), (2160, 3840)] if not args.quick else [(256, 256)])
     memory(report, [(1080, 1920), (2160, 3840)])
     tutorial(report, image)
+    fold_in(report)
     Path(args.out).write_text("\n".join(report.lines) + "\n")
     print(f"written to {args.out}")
     return 0
