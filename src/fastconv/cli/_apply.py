@@ -119,13 +119,18 @@ def run(kernel, inputs, outdir, border, policy, fmt, jobs, quiet, overwrite):
     failed = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(one, src, dst): src for src, dst in pairs}
-        for done, future in enumerate(as_completed(futures), start=1):
-            try:
-                future.result()
-            except (_images.ImageError, ValueError, TypeError) as e:
-                failed += 1
-                progress.warn(f"fastconv apply: warning: skipped {futures[future]}: {e}")
-            progress.update(done)
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                try:
+                    future.result()
+                except (_images.ImageError, ValueError, TypeError) as e:
+                    failed += 1
+                    progress.warn(f"fastconv apply: warning: skipped {futures[future]}: {e}")
+                progress.update(done)
+        except KeyboardInterrupt:
+            pool.shutdown(cancel_futures=True)
+            raise CommandError("interrupted; the images being written when it happened may be incomplete",
+                               code=130) from None
     written = len(pairs) - failed
     print(f"Filtered {written} of {len(pairs)} images into {os.path.abspath(outdir)}"
           + (f"; {failed} failed (see the warnings above)" if failed else ""))
