@@ -91,3 +91,73 @@ def test_get_by_name():
 def test_bad_parameters_are_refused(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+def test_parse_names_inline_rows_and_files(tmp_path):
+    np.testing.assert_array_equal(kernels.parse("sharpen"), kernels.sharpen())
+    np.testing.assert_array_equal(kernels.parse("gaussian:7:1.5"), kernels.gaussian(7, 1.5))
+    np.testing.assert_array_equal(kernels.parse("0,-1,0;-1,5,-1;0,-1,0"), kernels.sharpen())
+    np.testing.assert_array_equal(kernels.parse(" 0 -1 0 ; -1 5 -1 ; 0 -1 0 "), kernels.sharpen())
+    np.testing.assert_array_equal(kernels.parse("1.5, -2e-1"), [[1.5, -0.2]])
+    np.testing.assert_array_equal(kernels.parse("7"), [[7.0]])
+    K = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+    np.save(tmp_path / "k.npy", K)
+    np.testing.assert_array_equal(kernels.parse(tmp_path / "k.npy"), K.astype(np.float64))
+    (tmp_path / "k.csv").write_text("# a 2x3 kernel\n1,2,3\n\n4,5,6\n")
+    np.testing.assert_array_equal(kernels.parse(str(tmp_path / "k.csv")), [[1, 2, 3], [4, 5, 6]])
+    (tmp_path / "k.txt").write_text("1 2\n3 4\n")
+    np.testing.assert_array_equal(kernels.parse(str(tmp_path / "k.txt")), [[1, 2], [3, 4]])
+    assert kernels.parse("1,2").dtype == np.float64
+
+
+@pytest.mark.parametrize("spec, pattern", [
+    ("", "spec must not be empty"),
+    ("   ", "spec must not be empty"),
+    ("1,2,3;4,5", "ragged rows\\): row 1 has 3, row 2 has 2"),
+    ("1 2;3 4 5", "ragged rows\\): row 1 has 2, row 2 has 3"),
+    ("1,x,3", "row 1 has 'x', which is not a number"),
+    ("1,2;3,four", "row 2 has 'four', which is not a number"),
+    ("1,,2", "row 1 has an empty value"),
+    ("1,2;;3,4", "row 2 is empty"),
+    ("1,2;", "row 2 is empty"),
+    ("nan,1", "values must be finite"),
+    ("1;inf", "values must be finite"),
+    ("blur", "spec must be a kernel name .*inline rows"),
+    ("gaussian:x", "spec parameters must be numbers"),
+    ("missing.npy", "spec file 'missing.npy' does not exist"),
+    ("missing.csv", "spec file 'missing.csv' does not exist"),
+])
+def test_parse_refuses_bad_specs(spec, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        kernels.parse(spec)
+
+
+@pytest.mark.parametrize("name, content, pattern", [
+    ("bad.npy", b"not numpy", "not a readable .npy file"),
+    ("empty.txt", b"# nothing\n\n", "holds no kernel rows"),
+    ("ragged.csv", b"1,2\n3\n", "ragged rows\\): row 1 has 2, row 2 has 1"),
+    ("words.txt", b"1 2\nthree 4\n", "row 2 has 'three'"),
+    ("binary.txt", b"\xff\xfe\x00", "not a readable text file"),
+    ("kernel.dat", b"1,2", "must end in .npy, .txt or .csv"),
+])
+def test_parse_refuses_bad_files(tmp_path, name, content, pattern):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ValueError, match=pattern):
+        kernels.parse(str(tmp_path / name))
+
+
+@pytest.mark.parametrize("array, pattern", [
+    (np.ones(3), "2-D array .* shape \\(3,\\)"),
+    (np.ones((0, 3)), "non-empty 2-D"),
+    (np.array([["a", "b"]]), "dtype <U1"),
+    (np.array([[1.0, np.nan]]), "values must be finite"),
+])
+def test_parse_refuses_bad_npy_arrays(tmp_path, array, pattern):
+    np.save(tmp_path / "k.npy", array)
+    with pytest.raises(ValueError, match=pattern):
+        kernels.parse(str(tmp_path / "k.npy"))
+
+
+def test_parse_refuses_non_strings():
+    with pytest.raises(TypeError, match="spec must be a str"):
+        kernels.parse(np.ones((3, 3)))

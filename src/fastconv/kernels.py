@@ -14,12 +14,13 @@ array([[ 0., -1.,  0.],
 >>> list(kernels.tutorial_bank())
 ['small_blur', 'large_blur', 'sharpen', 'laplacian', 'sobel_x', 'sobel_y', 'emboss']
 """
+import numbers
+import os
+
 import numpy as np
 
-import numbers
-
-__all__ = ["box", "gaussian", "sobel", "scharr", "small_blur", "large_blur", "sharpen", "laplacian", "sobel_x",
-           "sobel_y", "emboss", "tutorial_bank", "get", "names"]
+__all__ = ["box", "emboss", "gaussian", "get", "laplacian", "large_blur", "names", "parse", "scharr", "sharpen",
+           "small_blur", "sobel", "sobel_x", "sobel_y", "tutorial_bank"]
 
 
 def _size(name, value, odd=False):
@@ -354,3 +355,129 @@ def get(spec):
     except TypeError as e:
         raise ValueError(f"spec has the wrong number of parameters for {name!r}: {names()[-4:]}; "
                          f"got {spec!r}") from e
+
+
+_FILE_SUFFIXES = (".npy", ".txt", ".csv")
+_INLINE_EXAMPLE = "'0,-1,0;-1,5,-1;0,-1,0'"
+
+
+def parse(spec):
+    """A kernel from a text spec, as the command line takes it: a name, a file, or inline rows.
+
+    Parameters
+    ----------
+    spec : str or os.PathLike
+        One of
+
+        - a name `get` accepts: ``'sharpen'``, ``'gaussian:7:1.5'``, ...;
+        - a ``.npy`` file holding a 2-D real array, or a ``.txt`` / ``.csv`` file with one kernel row per line,
+          values separated by commas or whitespace (blank lines and lines starting with ``#`` are skipped);
+        - inline rows: values separated by commas (or spaces), rows by semicolons, e.g. ``'0,-1,0;-1,5,-1;0,-1,0'``.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new 2-D float64 kernel.
+
+    Raises
+    ------
+    TypeError
+        If `spec` is not a str or path.
+    ValueError
+        If `spec` is empty, names no kernel, names a missing or unreadable file, or its rows are ragged, empty,
+        not numbers or not finite. The message says which row and value.
+
+    Examples
+    --------
+    >>> parse("1,2,1")
+    array([[1., 2., 1.]])
+    >>> parse("0 -1 0; -1 5 -1; 0 -1 0")[1]
+    array([-1.,  5., -1.])
+    >>> parse("box:1:2")
+    array([[0.5, 0.5]])
+    >>> parse("1,2;3")
+    Traceback (most recent call last):
+    ...
+    ValueError: spec '1,2;3': rows must all have the same number of values (ragged rows): row 1 has 2, row 2 has 1
+    """
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if not isinstance(spec, str):
+        raise TypeError(f"spec must be a str (kernel name, file or inline rows); got {type(spec).__name__}")
+    text = spec.strip()
+    if not text:
+        raise ValueError(f"spec must not be empty: give a kernel name, a .npy/.txt/.csv file or inline rows such "
+                         f"as {_INLINE_EXAMPLE}")
+    if text.lower().endswith(_FILE_SUFFIXES):
+        return _from_file(text)
+    if os.path.exists(text):
+        raise ValueError(f"spec file {text!r} must end in .npy, .txt or .csv")
+    if text[0].isalpha() and not any(sep in text for sep in ",;"):
+        return _from_name(text)
+    return _from_rows(text.split(";"), f"spec {spec!r}")
+
+
+def _from_name(text):
+    fixed = [f.__name__ for f in _TUTORIAL]
+    if text.split(":")[0] not in fixed + list(_FAMILIES):
+        raise ValueError(f"spec must be a kernel name ({', '.join(names())}), a .npy/.txt/.csv file or inline "
+                         f"rows such as {_INLINE_EXAMPLE}; got {text!r}")
+    return get(text)
+
+
+def _from_file(path):
+    if not os.path.isfile(path):
+        raise ValueError(f"spec file {path!r} does not exist or is not a file")
+    where = f"spec file {path!r}"
+    if path.lower().endswith(".npy"):
+        try:
+            k = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{where} is not a readable .npy file: {e}") from e
+        if k.dtype.kind not in "uif" or k.ndim != 2 or k.size == 0:
+            raise ValueError(f"{where} must hold a non-empty 2-D array of real numbers; got dtype {k.dtype} and "
+                             f"shape {k.shape}")
+        return _finite(k.astype(np.float64), where)
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{where} is not a readable text file: {e}") from e
+    rows = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not rows:
+        raise ValueError(f"{where} holds no kernel rows")
+    return _from_rows(rows, where)
+
+
+def _from_rows(rows, where):
+    """A kernel from text rows of comma- or whitespace-separated numbers; `where` names the source in errors."""
+    values = []
+    for number, row in enumerate(rows, start=1):
+        cells = [c.strip() for c in row.split(",")] if "," in row else row.split()
+        if not any(cells):
+            raise ValueError(f"{where}: row {number} is empty")
+        if not all(cells):
+            raise ValueError(f"{where}: row {number} has an empty value (two commas in a row?)")
+        try:
+            values.append([float(c) for c in cells])
+        except ValueError:
+            bad = next(c for c in cells if not _is_number(c))
+            raise ValueError(f"{where}: row {number} has {bad!r}, which is not a number") from None
+        if len(values[-1]) != len(values[0]):
+            raise ValueError(f"{where}: rows must all have the same number of values (ragged rows): row 1 has "
+                             f"{len(values[0])}, row {number} has {len(values[-1])}")
+    return _finite(np.array(values), where)
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _finite(k, where):
+    if not np.isfinite(k).all():
+        raise ValueError(f"{where}: values must be finite; got NaN or inf")
+    return k

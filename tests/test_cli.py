@@ -1,0 +1,364 @@
+"""The command line as a user drives it: subprocesses, files on disk, messages and exit codes.
+
+Outputs are checked against the in-memory call (``fastconv.convolve`` on the image as OpenCV reads it) and, for the
+demo, against ``cv2.filter2D``.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import kernels
+
+cv2 = pytest.importorskip("cv2")
+
+PACKAGE_ROOT = Path(fastconv.__file__).resolve().parents[1]  # the copy of fastconv under test, for the subprocesses
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")])}
+INSTALL_HINT = 'pip install "fastconv[opencv]"'
+# Runs the command line in a Python where `import cv2` fails, as on a machine without the opencv extra.
+WITHOUT_CV2 = "import sys; sys.modules['cv2'] = None; from fastconv.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def fastconv_cli(*args, cwd=None):
+    """``python -m fastconv ARGS``: the completed process, output captured as text."""
+    return subprocess.run([sys.executable, "-m", "fastconv", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=ENV, timeout=300, check=False)
+
+
+def without_cv2(*args):
+    return subprocess.run([sys.executable, "-c", WITHOUT_CV2, *map(str, args)], capture_output=True, text=True,
+                          env=ENV, timeout=300, check=False)
+
+
+def write(path, image):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+def read(path):
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert image is not None, path
+    return image
+
+
+def digest(folder):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+RNG = np.random.default_rng(7)
+
+
+def photo_like(shape, dtype=np.uint8):
+    """Smooth structure plus noise, so blurs, edges and saturation all show up."""
+    top = np.iinfo(dtype).max
+    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    base = (0.5 + 0.4 * np.sin(x / 5.0) * np.cos(y / 7.0)) * top
+    if len(shape) == 3:
+        base = base[..., None] * np.linspace(0.6, 1.0, shape[2])
+    return np.clip(base + RNG.normal(0, top / 20, shape), 0, top).astype(dtype)
+
+
+# --- help, version, no OpenCV --------------------------------------------------------------------------------------
+
+def test_version_and_help():
+    result = fastconv_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"fastconv {fastconv.__version__}"
+    bare, helped = fastconv_cli(), fastconv_cli("--help")
+    assert bare.returncode == helped.returncode == 0
+    assert bare.stdout == helped.stdout
+    for command in ("demo", "apply", "kernels", "bench"):
+        assert command in helped.stdout
+        result = fastconv_cli(command, "--help")
+        assert result.returncode == 0
+        assert f"usage: fastconv {command}" in result.stdout and "examples:\n  fastconv " + command in result.stdout
+
+
+def test_unknown_command_and_missing_options_are_usage_errors():
+    assert fastconv_cli("blur").returncode == 2
+    result = fastconv_cli("apply", "x.png")
+    assert result.returncode == 2 and "-o/--out" in result.stderr
+
+
+def test_without_opencv_help_kernels_and_bench_work_and_image_commands_say_how_to_install(tmp_path):
+    for args in (["--help"], ["apply", "--help"], ["kernels"], ["kernels", "1,2"]):
+        result = without_cv2(*args)
+        assert result.returncode == 0, (args, result.stderr)
+    bench = without_cv2("bench", "--height", 16, "--width", 24, "--repeat", 1)
+    assert bench.returncode == 0 and "timing fastconv alone" in bench.stdout and "| emboss | - | - |" in bench.stdout
+    write(tmp_path / "in.png", photo_like((8, 8)))
+    for args in (["demo", "--out", tmp_path / "demo"], ["apply", "-k", "sharpen", tmp_path / "in.png", "-o",
+                                                          tmp_path / "out"]):
+        result = without_cv2(*args)
+        assert result.returncode == 2
+        assert "OpenCV, which is not installed" in result.stderr and INSTALL_HINT in result.stderr
+        assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+def test_console_script():
+    script = Path(sys.executable).with_name("fastconv")
+    if not script.exists():
+        pytest.skip("the fastconv console script is not installed next to this Python")
+    result = subprocess.run([str(script), "kernels", "sharpen"], capture_output=True, text=True, env=ENV,
+                            timeout=60, check=False)
+    assert result.returncode == 0 and "[-1  5 -1]" in result.stdout
+
+
+def test_pyproject_declares_the_console_script_and_the_photo():
+    pyproject = PACKAGE_ROOT.parent / "pyproject.toml"
+    if not pyproject.exists() or sys.version_info < (3, 11):
+        pytest.skip("needs the source tree's pyproject.toml and tomllib")
+    import tomllib
+
+    config = tomllib.loads(pyproject.read_text())
+    assert config["project"]["scripts"]["fastconv"] == "fastconv.cli:main"
+    from fastconv.cli import main
+    assert callable(main)
+    data = config["tool"]["setuptools"]["package-data"]["fastconv"]
+    assert "data/*.jpg" in data and "data/*.txt" in data
+    photo = Path(fastconv.__file__).parent / "data" / "astronaut.jpg"
+    assert photo.stat().st_size < 1_000_000
+    notes = photo.with_suffix(".txt").read_text()
+    assert "public domain" in notes and "NASA" in notes
+
+
+# --- kernels and bench ---------------------------------------------------------------------------------------------
+
+def test_kernels_lists_the_bank_with_matrices_and_families():
+    result = fastconv_cli("kernels")
+    assert result.returncode == 0
+    for name, K in kernels.tutorial_bank().items():
+        assert f"{name} ({K.shape[0]}x{K.shape[1]}): " in result.stdout
+    assert "every tap 1/49" in result.stdout and "every tap 1/441" in result.stdout
+    assert "[[ 0 -1  0]\n   [-1  5 -1]\n   [ 0 -1  0]]" in result.stdout
+    assert "[[-2 -1  0]\n   [-1  1  1]\n   [ 0  1  2]]" in result.stdout
+    for family in ("box:SIZE[:WIDTH]", "gaussian:SIZE[:SIGMA]", "sobel:DX:DY[:SIZE]", "scharr:DX:DY"):
+        assert family in result.stdout
+
+
+def test_kernels_shows_specs():
+    result = fastconv_cli("kernels", "sobel:1:0", "0.5 0.25;1 2")
+    assert result.returncode == 0
+    assert "sobel:1:0 (3x3):\n  [[-1  0  1]\n   [-2  0  2]\n   [-1  0  1]]" in result.stdout
+    assert "0.5 0.25;1 2 (2x2):\n  [[0.5  0.25]\n   [1.   2.  ]]" in result.stdout
+
+
+def test_bench_prints_agreement_and_timings():
+    result = fastconv_cli("bench", "--height", 48, "--width", 64, "--repeat", 1)
+    assert result.returncode == 0, result.stderr
+    assert "on a generated test scene, 48x64 uint8" in result.stdout
+    for name in kernels.tutorial_bank():
+        assert f"| {name} | 0 | 100.000% |" in result.stdout
+    assert fastconv_cli("bench", "--repeat", 0).returncode == 2
+
+
+# --- demo ------------------------------------------------------------------------------------------------------------
+
+MONTAGES = [f"{i}-{name}.png" for i, name in enumerate(kernels.tutorial_bank(), start=1)]
+
+
+def panel(montage, index, shape):
+    """Panel `index` of a montage (4-pixel gaps, 32-pixel label strips), one channel."""
+    h, w = shape
+    x = 4 + index * (w + 4)
+    return montage[4 + 32:4 + 32 + h, x:x + w, 0]
+
+
+def test_demo_on_the_bundled_photograph_writes_montages_of_each_kernel(tmp_path):
+    result = fastconv_cli("demo", "--repeat", 1, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "fastconv-demo"  # the default --out
+    assert sorted(p.name for p in out.iterdir()) == sorted(MONTAGES + ["overview.png"])
+    assert f"Wrote 8 images to {out}" in result.stdout
+    photo = cv2.imread(str(Path(fastconv.__file__).parent / "data" / "astronaut.jpg"), cv2.IMREAD_GRAYSCALE)
+    for file, (name, K) in zip(MONTAGES, kernels.tutorial_bank().items()):
+        montage = read(out / file)
+        expected = cv2.filter2D(photo, -1, K, borderType=cv2.BORDER_REPLICATE)
+        np.testing.assert_array_equal(panel(montage, 0, photo.shape), photo)
+        np.testing.assert_array_equal(panel(montage, 1, photo.shape), expected)
+        np.testing.assert_array_equal(panel(montage, 2, photo.shape), expected)
+        assert not np.array_equal(expected, photo)
+        assert f"| {name} | 0 | 100.000% |" in result.stdout
+    assert read(out / "overview.png").shape == (2 * (320 + 32 + 4) + 4, 4 * (320 + 4) + 4, 3)
+
+
+def test_demo_on_a_given_image(tmp_path):
+    image = photo_like((60, 90, 3))
+    write(tmp_path / "mine.png", image)
+    result = fastconv_cli("demo", "--image", tmp_path / "mine.png", "--out", tmp_path / "d", "--repeat", 1)
+    assert result.returncode == 0, result.stderr
+    gray = cv2.imread(str(tmp_path / "mine.png"), cv2.IMREAD_GRAYSCALE)
+    montage = read(tmp_path / "d" / "3-sharpen.png")
+    np.testing.assert_array_equal(panel(montage, 1, gray.shape), fastconv.convolve(gray, kernels.sharpen(),
+                                                                                   output="round"))
+    assert "mine.png, 60x90 uint8" in result.stdout
+
+
+def test_demo_with_a_broken_image_is_a_clear_error(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n not really")
+    result = fastconv_cli("demo", "--image", tmp_path / "broken.png", "--out", tmp_path / "d")
+    assert result.returncode == 2
+    assert "--image" in result.stderr and "not an image OpenCV can decode" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "d").exists()
+
+
+# --- apply -----------------------------------------------------------------------------------------------------------
+
+def expected(image, K, border="replicate", output="floor", dtype=None):
+    return fastconv.convolve(image, K, border=border, output=output, dtype=dtype or image.dtype)
+
+
+def test_apply_a_folder_of_100_images_with_progress_and_a_broken_file(tmp_path):
+    src = tmp_path / "photos"
+    images = {}
+    for i in range(100):
+        if i == 37:
+            continue
+        rel = Path(f"set{i % 3}") / (f"deep{i % 2}" if i % 5 == 0 else "") / f"img{i:03d}.png"
+        images[rel] = photo_like((24, 32, 3) if i % 2 else (24, 32))
+        write(src / rel, images[rel])
+    broken = src / "set1" / "img037.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (src / "notes.txt").write_text("not an image, not a candidate")
+    before = digest(src)
+
+    result = fastconv_cli("apply", "--kernel", "sharpen", src, "-o", tmp_path / "out")
+
+    assert result.returncode == 1
+    assert f"warning: skipped {broken}: not an image OpenCV can decode" in result.stderr
+    assert "[##############################] 100/100 images" in result.stderr
+    assert result.stderr.count(" images\n") == 10  # one line per tenth when stderr is not a terminal
+    assert "Filtered 99 of 100 images" in result.stdout and "1 failed" in result.stdout
+    written = {p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert written == set(images)  # the folder structure kept, the broken file and the text file skipped
+    for rel, image in images.items():
+        np.testing.assert_array_equal(read(tmp_path / "out" / rel), expected(image, kernels.sharpen()))
+    assert digest(src) == before  # inputs untouched
+
+
+@pytest.mark.parametrize("spec_kind, border, policy", [
+    ("name", "replicate", "floor"), ("inline", "reflect101", "round"), ("inline", "wrap", "stretch"),
+    ("npy", "constant", "floor"), ("csv", "reflect", "round"), ("name", "wrap", "stretch"),
+])
+def test_apply_equals_the_api(tmp_path, spec_kind, border, policy):
+    K = kernels.gaussian(5, 1.3) if policy != "stretch" else kernels.sobel(1, 0)
+    spec = {"name": "gaussian:5:1.3" if policy != "stretch" else "sobel:1:0",
+            "inline": ";".join(",".join(repr(float(v)) for v in row) for row in K),
+            "npy": tmp_path / "k.npy", "csv": tmp_path / "k.csv"}[spec_kind]
+    np.save(tmp_path / "k.npy", K)
+    (tmp_path / "k.csv").write_text("\n".join(",".join(repr(float(v)) for v in row) for row in K))
+    image = photo_like((30, 41, 3))
+    write(tmp_path / "in" / "colour.png", image)
+    result = fastconv_cli("apply", "-k", spec, "--border", border, "--output-policy", policy, tmp_path / "in", "-o",
+                          tmp_path / "out", "-q")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(read(tmp_path / "out" / "colour.png"), expected(image, K, border, policy))
+
+
+@pytest.mark.parametrize("name, shape", [("gray16.png", (33, 47)), ("colour16.tif", (33, 47, 3)),
+                                         ("gray16.tiff", (20, 25))])
+def test_apply_keeps_16_bits(tmp_path, name, shape):
+    image = photo_like(shape, np.uint16)
+    write(tmp_path / name, image)
+    result = fastconv_cli("apply", "-k", "emboss", "--output-policy", "round", tmp_path / name, "-o", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    out = read(tmp_path / "o" / name)
+    assert out.dtype == np.uint16 and out.max() > 255
+    np.testing.assert_array_equal(out, expected(image, kernels.emboss(), output="round"))
+
+
+def test_apply_float_policy_writes_float32_tiff(tmp_path):
+    image = photo_like((20, 30))
+    write(tmp_path / "a.png", image)
+    refused = fastconv_cli("apply", "-k", "laplacian", "--output-policy", "float", tmp_path / "a.png", "-o",
+                           tmp_path / "o")
+    assert refused.returncode == 2 and "add --format tiff" in refused.stderr and not (tmp_path / "o").exists()
+    result = fastconv_cli("apply", "-k", "laplacian", "--output-policy", "float", "--format", "tiff",
+                          tmp_path / "a.png", "-o", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    out = read(tmp_path / "o" / "a.tiff")
+    assert out.dtype == np.float32 and out.min() < 0
+    np.testing.assert_array_equal(out, fastconv.convolve(image, kernels.laplacian(), output="float"))
+
+
+def test_apply_copies_alpha_and_filters_colour(tmp_path):
+    image = photo_like((25, 35, 4))
+    image[..., 3] = np.where(np.arange(35) < 17, 0, 255).astype(np.uint8)
+    write(tmp_path / "rgba.png", image)
+    result = fastconv_cli("apply", "-k", "large_blur", tmp_path / "rgba.png", "-o", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    out = read(tmp_path / "o" / "rgba.png")
+    assert out.shape == image.shape
+    np.testing.assert_array_equal(out[..., :3], expected(image[..., :3], kernels.large_blur()))
+    np.testing.assert_array_equal(out[..., 3], image[..., 3])
+
+
+def test_apply_format_and_16_bit_jpeg(tmp_path):
+    write(tmp_path / "a.png", photo_like((16, 16)))
+    write(tmp_path / "deep.png", photo_like((16, 16), np.uint16))
+    result = fastconv_cli("apply", "-k", "box:3", "--format", "JPG", tmp_path / "a.png", tmp_path / "deep.png",
+                          "-o", tmp_path / "o")
+    assert result.returncode == 1
+    assert "skipped" in result.stderr and "16-bit image cannot be stored as .jpg" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.jpg"]
+    assert fastconv_cli("apply", "-k", "box:3", "--format", "gif", tmp_path / "a.png", "-o", tmp_path / "p"
+                        ).returncode == 2
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("", "--kernel: spec must not be empty"),
+    ("1,2,3;4,5", "ragged rows): row 1 has 3, row 2 has 2"),
+    ("1,x;3,4", "row 1 has 'x', which is not a number"),
+    ("unsharp", "spec must be a kernel name"),
+    ("gaussian:4", "size must be a positive odd int"),
+    ("missing.npy", "spec file 'missing.npy' does not exist"),
+])
+def test_apply_bad_kernel_specs(tmp_path, spec, message):
+    write(tmp_path / "a.png", photo_like((8, 8)))
+    result = fastconv_cli("apply", "-k", spec, tmp_path / "a.png", "-o", tmp_path / "o", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("fastconv apply: error: --kernel: ") and message in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_apply_never_overwrites_inputs(tmp_path):
+    write(tmp_path / "in" / "a.png", photo_like((8, 8)))
+    write(tmp_path / "in" / "sub" / "a.png", photo_like((8, 8)))
+    before = digest(tmp_path)
+    cases = [
+        (["-o", tmp_path / "in", tmp_path / "in"], "is the INPUT folder"),
+        (["-o", tmp_path / "in", tmp_path / "in" / "a.png"], "would be written over the input"),
+        (["-o", tmp_path / "in", tmp_path / "in" / "sub"], "1 of the outputs exist already (e.g. '" +
+         str(tmp_path / "in" / "a.png") + "'): add --overwrite"),
+        (["-o", tmp_path / "in", tmp_path / "in" / "a.png", "--overwrite"], "would be written over the input"),
+        (["-o", tmp_path / "o", tmp_path / "in" / "a.png", tmp_path / "in" / "sub" / "a.png"],
+         "would both be written to"),
+        (["-o", tmp_path / "o", tmp_path / "missing"], "INPUT '" + str(tmp_path / "missing") + "' does not exist"),
+        (["-o", tmp_path / "o", tmp_path / "in", "--jobs", 0], "--jobs must be a positive int"),
+    ]
+    for args, message in cases:
+        result = fastconv_cli("apply", "-k", "sharpen", *args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+        assert digest(tmp_path) == before
+
+
+def test_apply_with_outdir_inside_the_input_folder_does_not_read_its_outputs(tmp_path):
+    image = photo_like((12, 14))
+    write(tmp_path / "in" / "a.png", image)
+    for again in ([], ["--overwrite"]):
+        result = fastconv_cli("apply", "-k", "sharpen", tmp_path / "in", "-o", tmp_path / "in" / "out", *again)
+        assert result.returncode == 0 and "Filtered 1 of 1 images" in result.stdout
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.png")) == ["in/a.png", "in/out/a.png"]
+    np.testing.assert_array_equal(read(tmp_path / "in" / "out" / "a.png"), expected(image, kernels.sharpen()))
+
+
+def test_apply_an_empty_folder_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = fastconv_cli("apply", "-k", "sharpen", tmp_path / "empty", "-o", tmp_path / "o")
+    assert result.returncode == 2 and "no image files" in result.stderr
