@@ -3,7 +3,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from fastconv import _dispatch
+from fastconv import _dispatch, _paths
 
 # "ci" (the default): many examples, derandomized so every run checks the same cases. "dev": a quick pass.
 settings.register_profile(
@@ -20,3 +20,10 @@ def variant(request):
     """Run the test on each compiled SIMD variant this CPU supports (the portable baseline included)."""
     with _dispatch.use_variant(request.param):
         yield request.param
+
+
+@pytest.fixture(autouse=True)
+def split_even_tiny_images(monkeypatch):
+    """Calls below fastconv._paths.WORK_PER_THREAD run on one thread; the tests' images are small, so lower it to
+    make every call with threads > 1 really split its rows across threads (the code a large image takes)."""
+    monkeypatch.setattr(_paths, "WORK_PER_THREAD", 1)

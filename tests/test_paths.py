@@ -195,3 +195,18 @@ def test_column_strips_do_not_change_results(path, variant, monkeypatch):
     assert _paths.direct_strip(301, 5, 7, np.float32) == 256 and _paths.separable_strip(301, 6, np.float32) == 256
     for a, b in zip(wide, narrow):
         np.testing.assert_array_equal(a, b)
+
+
+def test_small_calls_stay_on_one_thread(monkeypatch):
+    """A thread is woken only for about WORK_PER_THREAD multiply-adds; the result is the same either way."""
+    monkeypatch.setattr(_paths, "WORK_PER_THREAD", 2**20)    # as shipped (the suite lowers it: conftest.py)
+    rng = np.random.default_rng(3)
+    K = rng.standard_normal((3, 3))
+    plan = _paths.plan(K, np.uint8, "replicate", 0.0)
+    assert plan.path == "direct"
+    assert plan.threads("direct", 64 * 64, 8) == 1
+    assert plan.threads("direct", 600 * 700, 2) == 2            # 9 taps: 3.8 M multiply-adds
+    assert plan.threads("direct", 600 * 700, 8) == 3
+    for shape in ((64, 64), (600, 700)):
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        np.testing.assert_array_equal(fastconv.convolve(image, K, threads=1), fastconv.convolve(image, K, threads=2))

@@ -207,7 +207,8 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
     out : numpy.ndarray, optional
         Array to write the result into; must have exactly the result's shape and dtype and be writeable.
     threads : int or None, optional
-        Number of threads; None (default) uses every core available to the process. Results do not depend on it.
+        Most threads to use; None (default) uses every core available to the process. Small images use fewer
+        (each thread gets enough work to pay for waking it). Results do not depend on it.
 
     Returns
     -------

@@ -163,6 +163,12 @@ SEPARABLE_RING_BYTES = 16 * 1024
 DIRECT_RING_BYTES = 128 * 1024
 
 
+#: Multiply-adds (output pixels x taps) a thread should get before a call is split across threads: about a
+#: hundred microseconds of work. Below it, waking a second thread costs more than it saves, and on a busy machine the
+#: call would wait for that thread to be scheduled. Results do not depend on the thread count.
+WORK_PER_THREAD = 2**20
+
+
 def _strip(width, ring_rows, itemsize, halo, budget):
     """Output columns per strip of an image `width` wide when a ring of `ring_rows` rows of strip + `halo`
     columns should get about `budget` bytes: the image split into equal strips, each a multiple of 256 columns
@@ -256,6 +262,19 @@ class Plan:
         self._args[key] = args
         return args
 
+    def _taps_per_pixel(self, path):
+        """Multiply-adds per output pixel on `path`, roughly (the integer path's int16 lanes count half)."""
+        if path == "box":
+            return 4
+        if path == "separable":
+            return sum(np.count_nonzero(f) for f in self.factors)
+        taps = np.count_nonzero(self.kernel)
+        return max(1, taps // 2) if path == "integer" else max(1, taps)
+
+    def threads(self, path, pixels, nthreads):
+        """Threads for `pixels` output pixels on `path`: at most `nthreads`, one per WORK_PER_THREAD of work."""
+        return min(nthreads, max(1, pixels * self._taps_per_pixel(path) // WORK_PER_THREAD))
+
     def run(self, plane, rows, cols, ax, cval, out, policy, delta, lo, hi, acc, nthreads):
         """Correlate one C-contiguous plane into the C-contiguous 2-D `out`."""
         core = _dispatch.core()
@@ -265,6 +284,7 @@ class Plan:
         args = self._kernel_args(path, acc)
         kh, kw = self.kernel.shape
         width = plane.shape[1]
+        nthreads = self.threads(path, plane.size, nthreads)
         if path == "integer":
             core.correlate_small_int(plane, *args, rows, cols, ax, int(cval), out, policy, delta, lo, hi, nthreads,
                                      direct_strip(width, kh, kw, np.int16))
