@@ -20,7 +20,9 @@ else:
     OPENMP_COMPILE, OPENMP_LINK = ["-fopenmp"], ["-fopenmp"]
     # The register-blocked loops (a block of output columns kept in vector registers while every tap is added)
     # need gcc to leave their loop nests alone: unroll-and-jam and interchange turn them into scalar loops.
-    OPTIMIZE = ["-O3", "-fno-loop-unroll-and-jam", "-fno-loop-interchange"]
+    # The core spells its multiply-adds out (FC_FMA); the compiler's own contraction fused some loops and not
+    # others, so a pixel's rounding depended on where its column fell.
+    OPTIMIZE = ["-O3", "-fno-loop-unroll-and-jam", "-fno-loop-interchange", "-ffp-contract=off"]
     VARIANT_FLAGS = {
         "baseline": [],
         "avx2": ["-mavx2", "-mfma"],

@@ -126,3 +126,18 @@ def test_show_config_reports_variant_and_threads(capsys):
     printed = capsys.readouterr().out
     assert f"simd_variant: {_dispatch.active_variant()}" in printed
     assert "default_threads:" in printed and "openmp: True" in printed
+
+
+def test_a_pixel_does_not_depend_on_the_image_width(variant):
+    """Full register blocks, partial blocks and scalar tails round alike: a column's values are the same whether
+    it sits in a full block of a wide image or in the last, partial block of a narrow one (every dtype)."""
+    rng = np.random.default_rng(11)
+    for dtype in (np.float64, np.float32, np.uint8):
+        image = (rng.standard_normal((12, 150)) * 60 + 100).astype(dtype)
+        for kh, kw in ((8, 4), (3, 3), (5, 9), (2, 17)):
+            K = rng.standard_normal((kh, kw))
+            wide = fastconv.convolve(image, K, output="float", border="constant")
+            for width in range(kw + 1, image.shape[1]):   # every split of full and partial blocks
+                narrow = fastconv.convolve(image[:, :width], K, output="float", border="constant")
+                inner = width - kw       # columns whose window stays inside the narrow image
+                np.testing.assert_array_equal(narrow[:, :inner], wide[:, :inner])

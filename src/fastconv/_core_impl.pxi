@@ -38,6 +38,18 @@ cdef extern from *:
         return 0;
     #endif
     }
+    /* One multiply-add, rounded once where the CPU has FMA (the AVX2 and AVX-512 variants) and as a multiply then
+       an add elsewhere: spelled out, so that every loop (full register blocks, partial blocks, scalar tails)
+       rounds alike and a pixel's sum never depends on where its column falls. The build disables the compiler's
+       own contraction (-ffp-contract=off), which fused some loops and not others. */
+    #include <math.h>
+    #if defined(__FMA__)
+    #define FC_FMAF(a, b, c) fmaf((a), (b), (c))
+    #define FC_FMA(a, b, c) fma((a), (b), (c))
+    #else
+    #define FC_FMAF(a, b, c) ((a) * (b) + (c))
+    #define FC_FMA(a, b, c) ((a) * (b) + (c))
+    #endif
     #ifdef _OPENMP
     #include <omp.h>
     static int fastconv_openmp(void) { return 1; }
@@ -56,6 +68,8 @@ cdef extern from *:
     enum { FC_BLOCK_F = 32, FC_BLOCK_D = 16, FC_BLOCK2_F = 16, FC_BLOCK2_D = 8, FC_BLOCK2_I = 32 };
     #endif
     """
+    float FC_FMAF(float, float, float) noexcept nogil
+    double FC_FMA(double, double, double) noexcept nogil
     int fastconv_cpu_has_avx2() noexcept nogil
     int fastconv_cpu_has_avx512() noexcept nogil
     int fastconv_openmp() noexcept nogil
@@ -90,6 +104,16 @@ def openmp_info():
 
 # ---------------------------------------------------------------------------------------------------------------
 # Row loading and storing
+
+cdef inline dacc_t _fma(dacc_t a, dacc_t b, dacc_t c) noexcept nogil:
+    """a * b + c: one rounding on FMA variants (see FC_FMA), exact in int16's wrap-around arithmetic."""
+    if dacc_t is float:
+        return FC_FMAF(a, b, c)
+    elif dacc_t is double:
+        return FC_FMA(a, b, c)
+    else:
+        return <dacc_t>(a * b + c)
+
 
 cdef inline void _fill_segment(const src_t* sp, Py_ssize_t W, Py_ssize_t ax, const int64_t* row_map,
                                const int64_t* col_map, dacc_t cval, Py_ssize_t p, Py_ssize_t c0, Py_ssize_t c1,
@@ -183,7 +207,7 @@ cdef inline void _blocked_sum(out_t* o, acc_t** ptrs, const acc_t* vals, Py_ssiz
                 kv = vals[t]
                 p = ptrs[t] + x0
                 for u in range(FC_BLOCK_F):
-                    acc[u] += kv * p[u]
+                    acc[u] = _fma(kv, p[u], acc[u])
             for u in range(FC_BLOCK_F):
                 done[u] = acc[u]
             _store(done, o + x0, FC_BLOCK_F, policy, delta, lo, hi)
@@ -198,7 +222,7 @@ cdef inline void _blocked_sum(out_t* o, acc_t** ptrs, const acc_t* vals, Py_ssiz
                 kv = vals[t]
                 p = ptrs[t] + x0
                 for u in range(FC_BLOCK_D):
-                    acc[u] += kv * p[u]
+                    acc[u] = _fma(kv, p[u], acc[u])
             for u in range(FC_BLOCK_D):
                 done[u] = acc[u]
             _store(done, o + x0, FC_BLOCK_D, policy, delta, lo, hi)
@@ -211,7 +235,7 @@ cdef inline void _blocked_sum(out_t* o, acc_t** ptrs, const acc_t* vals, Py_ssiz
             kv = vals[t]
             p = ptrs[t] + x0
             for u in range(n):
-                done[u] += kv * p[u]
+                done[u] = _fma(kv, p[u], done[u])
         _store(done, o + x0, n, policy, delta, lo, hi)
 
 
@@ -249,9 +273,9 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
             for t in range(start, min(start + chunk, nb)):
                 p = pb[t] + x0
                 for u in range(n):
-                    acc0[u] += b0[t] * p[u]
+                    acc0[u] = _fma(b0[t], p[u], acc0[u])
                     if second:
-                        acc1[u] += b1[t] * p[u]
+                        acc1[u] = _fma(b1[t], p[u], acc1[u])
             for u in range(n):
                 res0[u] += acc0[u]
                 res1[u] += acc1[u]
@@ -263,7 +287,7 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
             for t in range(start, min(start + chunk, n0)):
                 p = p0[t] + x0
                 for u in range(n):
-                    acc0[u] += c0[t] * p[u]
+                    acc0[u] = _fma(c0[t], p[u], acc0[u])
             for u in range(n):
                 res0[u] += acc0[u]
             start += chunk
@@ -275,7 +299,7 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
                 for t in range(start, min(start + chunk, n1)):
                     p = p1[t] + x0
                     for u in range(n):
-                        acc1[u] += c1[t] * p[u]
+                        acc1[u] = _fma(c1[t], p[u], acc1[u])
                 for u in range(n):
                     res1[u] += acc1[u]
                 start += chunk
@@ -299,8 +323,8 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
                 p = pb[t] + x0
                 for u in range(B):
                     v = p[u]
-                    acc0[u] += k0 * v
-                    acc1[u] += k1 * v
+                    acc0[u] = _fma(k0, v, acc0[u])
+                    acc1[u] = _fma(k1, v, acc1[u])
             for u in range(B):
                 res0[u] = acc0[u] if first0 else res0[u] + acc0[u]
                 res1[u] = acc1[u] if first1 else res1[u] + acc1[u]
@@ -318,7 +342,7 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
                 k1 = c1[t]
                 p = p1[t] + x0
                 for u in range(B):
-                    acc1[u] += k1 * p[u]
+                    acc1[u] = _fma(k1, p[u], acc1[u])
             for u in range(B):
                 res1[u] = acc1[u] if first1 else res1[u] + acc1[u]
             first1 = False
@@ -335,7 +359,7 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
                 k0 = b0[t]
                 p = pb[t] + x0
                 for u in range(B):
-                    acc0[u] += k0 * p[u]
+                    acc0[u] = _fma(k0, p[u], acc0[u])
             for u in range(B):
                 res0[u] = acc0[u] if first0 else res0[u] + acc0[u]
             first0 = False
@@ -351,7 +375,7 @@ cdef void _pair_sums(Py_ssize_t x0, Py_ssize_t n, bint second, Py_ssize_t chunk,
             k0 = c0[t]
             p = p0[t] + x0
             for u in range(B):
-                acc0[u] += k0 * p[u]
+                acc0[u] = _fma(k0, p[u], acc0[u])
         for u in range(B):
             res0[u] = acc0[u] if first0 else res0[u] + acc0[u]
         first0 = False
