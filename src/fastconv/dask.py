@@ -37,9 +37,9 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
         (N, H, W, C)
         The image (or stack of frames); any chunking. Other array-likes are wrapped with ``dask.array.asarray``.
     K, border, cval, output, dtype, anchor, flip, accumulate
-        As in ``fastconv.convolve``. ``output='stretch'`` maps the minimum and maximum over the whole image (the
-        whole stack) to the dtype's range, as the in-memory call does; it filters the image twice, once to find
-        them, rather than holding every raw block in memory.
+        As in ``fastconv.convolve``. ``output='stretch'`` maps the minimum and maximum over the whole image (over
+        each frame with ``stack=True``) to the dtype's range, as the in-memory call does; it filters the image
+        twice: once to find them, once for the result.
     out : None
         Not supported: the result is a lazy dask array (write it out with ``dask.array.store`` or ``to_zarr``).
     threads : int or None, optional
@@ -77,26 +77,29 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
     _reject_out(out, "out")
     x = _as_dask(image)
     threads = 1 if threads is None else threads
-    options = dict(border=border, cval=cval, dtype=dtype, anchor=anchor, flip=flip, accumulate=accumulate,
-                   threads=threads)
+    options = {"border": border, "cval": cval, "dtype": dtype, "anchor": anchor, "flip": flip,
+               "accumulate": accumulate, "threads": threads}
     probe = _probe(x, stack)
     out_dtype = fastconv.convolve(probe, K, output=output, **options).dtype   # checks every argument
     kernel = _check_kernel(K)
+    if x.size == 0:
+        return da.zeros(x.shape, dtype=out_dtype, chunks=x.chunks)
     ay, ax = _check_anchor(anchor, kernel.shape)
     if flip:
         ay, ax = kernel.shape[0] - 1 - ay, kernel.shape[1] - 1 - ax
     geometry = _Geometry(kernel.shape, (ay, ax), border, stack)
     if output != "stretch":
-        return _filtered(x, geometry, fastconv.convolve, (kernel,), dict(output=output, **options), out_dtype)
-    raw_options = dict(options, dtype=None)
-    raw_dtype = fastconv.convolve(probe, kernel, output="float", **raw_options).dtype
-    # Two separately named graphs: the range is found in a first pass, so no raw block waits in memory for it.
-    ranges = _filtered(x, geometry, fastconv.convolve, (kernel,), dict(output="float", **raw_options), raw_dtype,
+        return _filtered(x, geometry, fastconv.convolve, (kernel,), {"output": output, **options}, out_dtype)
+    raw_options = {**options, "dtype": None, "output": "float"}
+    raw_dtype = fastconv.convolve(probe, kernel, **raw_options).dtype
+    # Two separately named graphs, so the scheduler need not keep every raw block until the range is known.
+    ranges = _filtered(x, geometry, fastconv.convolve, (kernel,), raw_options, raw_dtype,
                        token="fastconv-range-pass")
-    raw = _filtered(x, geometry, fastconv.convolve, (kernel,), dict(output="float", **raw_options), raw_dtype)
-    lo = da.where(da.isfinite(ranges), ranges, np.inf).min()
-    hi = da.where(da.isfinite(ranges), ranges, -np.inf).max()
-    return da.map_blocks(_stretch_block, raw, lo, hi, out_dtype, dtype=out_dtype)
+    raw = _filtered(x, geometry, fastconv.convolve, (kernel,), raw_options, raw_dtype)
+    axes = tuple(range(1, x.ndim)) if stack else None
+    lo = da.where(da.isfinite(ranges), ranges, np.inf).min(axis=axes, keepdims=True)
+    hi = da.where(da.isfinite(ranges), ranges, -np.inf).max(axis=axes, keepdims=True)
+    return da.map_blocks(_stretch_frames if stack else _stretch_block, raw, lo, hi, out_dtype, dtype=out_dtype)
 
 
 def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType=fastconv.BORDER_REFLECT_101, *,
@@ -150,10 +153,12 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     threads = 1 if threads is None else threads
     probe = _probe(x, stack, name="src")
     out_dtype = fastconv.filter2D(probe, ddepth, kernel, None, anchor, delta, borderType, threads=threads).dtype
+    if x.size == 0:
+        return da.zeros(x.shape, dtype=out_dtype, chunks=x.chunks)
     k = _check_kernel(kernel, name="kernel")
     geometry = _Geometry(k.shape, _check_cv_anchor(anchor, k.shape), _check_border_type(borderType), stack)
     return _filtered(x, geometry, fastconv.filter2D, (ddepth, k, None, anchor, delta, borderType),
-                     dict(threads=threads), out_dtype)
+                     {"threads": threads}, out_dtype)
 
 
 def _reject_out(out, name):
@@ -207,8 +212,6 @@ def _even(n):
 
 def _filtered(x, geometry, function, args, kwargs, out_dtype, token="fastconv"):
     """The in-memory `function(block, *args, **kwargs)` over the blocks of `x` with their halos, trimmed."""
-    if x.size == 0:
-        return da.zeros(x.shape, dtype=out_dtype, chunks=x.chunks)
     padded, depth = x, {}
     for i, axis in enumerate(geometry.axes):
         chunks = _chunks(x.chunks[axis], geometry.depth[i], geometry.align[i])
@@ -269,4 +272,8 @@ def _frames(block, function, args, kwargs):
 
 
 def _stretch_block(raw, lo, hi, dtype):
-    return stretch_range(raw, float(lo), float(hi), dtype)
+    return stretch_range(raw, lo.item(), hi.item(), dtype)
+
+
+def _stretch_frames(raw, lo, hi, dtype):
+    return np.stack([stretch_range(r, low.item(), high.item(), dtype) for r, low, high in zip(raw, lo, hi)])
