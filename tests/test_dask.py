@@ -1,5 +1,6 @@
 """fastconv.dask: lazy results identical to the in-memory calls, over chunkings, borders, kernels, layouts, outputs
 and dtypes, on the local schedulers and on a distributed cluster of worker processes."""
+import doctest
 import subprocess
 import sys
 import warnings
@@ -327,6 +328,14 @@ def test_distributed_cluster_of_worker_processes():
     assert equal(result, fastconv.convolve(image, kernel, border="wrap", output="round", anchor=(1, 5)))
     expected = np.stack([fastconv.filter2D(f, -1, kernel, None, (-1, -1), 1.5) for f in frames])
     assert equal(stack_result, expected)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(fd, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+    for function in (fd.convolve, fd.filter2D):
+        for section in ("Parameters", "Returns", "Raises", "Examples"):
+            assert f"{section}\n    ---" in function.__doc__, (function.__name__, section)
 
 
 def test_variant_fixture_reaches_the_blocks(variant):
