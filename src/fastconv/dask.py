@@ -2,10 +2,11 @@
 
 Each block is filtered by the in-memory function itself (one thread per block by default: dask runs the blocks in
 parallel) with a halo of neighbouring pixels, shared by ``dask.array.map_overlap``. The border is not dask's: the
-rows and columns beyond the image are gathered lazily from fastconv's own index maps (any kernel reach, reflections
-of reflections, wrap), so every border agrees with the in-memory call. The constant border needs no gathering: the
-blocks at the image's edge apply it themselves. Blocks start on even image rows, because the compiled core sums
-even and odd rows in different orders.
+blocks at the image's edge get no halo on that side and apply the border themselves, which gives the in-memory
+call's values because every chunk is merged to at least the kernel's reach (an axis shorter than that is one chunk,
+filtered whole, reflections of reflections included). Only wrap needs pixels from the opposite edge: those rows
+and columns are gathered lazily with fastconv's own index maps. Blocks start on even image rows, because the
+compiled core sums even and odd rows in different orders.
 
 Needs dask: ``pip install "fastconv[dask]"``.
 """
@@ -202,8 +203,8 @@ class _Geometry:
         self.align = (2, 1)
 
     def pad(self, axis):
-        """(before, after) rows or columns gathered beyond the image; none for the constant border."""
-        return (0, 0) if self.border == "constant" else self.reach[axis]
+        """(before, after) rows or columns gathered beyond the image: only wrap reads another block's pixels."""
+        return self.reach[axis] if self.border == "wrap" else (0, 0)
 
 
 def _even(n):
