@@ -1,9 +1,9 @@
 """fastconv.dask: lazy results identical to the in-memory calls, over chunkings, borders, kernels, layouts, outputs
 and dtypes, on the local schedulers and on a distributed cluster of worker processes."""
 import doctest
+import socket
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -312,19 +312,21 @@ def test_distributed_cluster_of_worker_processes():
     image = rng.integers(0, 256, (1500, 1300), dtype=np.uint8)
     kernel = rng.standard_normal((9, 6))
     frames = rng.standard_normal((4, 200, 150)).astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)   # the cluster's own sockets, closed on exit
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=None, silence_logs=50) as cluster, \
-                distributed.Client(cluster) as client:
-            x = da.from_array(image, chunks=(128, 100))
-            lazy = fd.convolve(x, kernel, border="wrap", output="round", anchor=(1, 5))
-            result = client.compute(lazy).result()
-            stack = fd.filter2D(da.from_array(frames, chunks=(1, 64, 64)), -1, kernel, None, (-1, -1), 1.5,
-                                fastconv.BORDER_REFLECT_101, stack=True)
-            stack_result = client.compute(stack).result()
-            workers = len(client.scheduler_info()["workers"])
-    assert x.numblocks == (12, 13) and workers == 2
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=50) as cluster, \
+            distributed.Client(cluster) as client:
+        x = da.from_array(image, chunks=(128, 100))
+        lazy = fd.convolve(x, kernel, border="wrap", output="round", anchor=(1, 5))
+        result = client.compute(lazy).result()
+        stack = fd.filter2D(da.from_array(frames, chunks=(1, 64, 64)), -1, kernel, None, (-1, -1), 1.5,
+                            fastconv.BORDER_REFLECT_101, stack=True)
+        stack_result = client.compute(stack).result()
+        addresses = [cluster.scheduler_address, *client.scheduler_info()["workers"]]
+    assert x.numblocks == (12, 13) and len(addresses) == 3
+    for address in addresses:                       # scheduler and workers gone: nothing listens any more
+        host, port = address.removeprefix("tcp://").rsplit(":", 1)
+        with pytest.raises(OSError):
+            socket.create_connection((host, int(port)), timeout=2).close()
     assert equal(result, fastconv.convolve(image, kernel, border="wrap", output="round", anchor=(1, 5)))
     expected = np.stack([fastconv.filter2D(f, -1, kernel, None, (-1, -1), 1.5) for f in frames])
     assert equal(stack_result, expected)
