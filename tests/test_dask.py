@@ -277,7 +277,7 @@ def test_core_float64_pixels_do_not_depend_on_the_width(variant, request):
     extends beyond its kernel's reach. Fails on the AVX2 variant's float64 sums (partial register blocks)."""
     if not FLOAT64_EXACT.get(variant, True):
         request.applymarker(pytest.mark.xfail(strict=True, reason="AVX2 float64: a row's last, partial register "
-                                                                  "block sums in another order than full blocks"))
+                                                                  "block rounds differently from full blocks"))
     rng = np.random.default_rng(6)
     image = rng.standard_normal((40, 100))
     kernel = rng.standard_normal((8, 4))
