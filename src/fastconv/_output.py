@@ -100,14 +100,20 @@ def stretch(values, dtype=np.uint8):
 
     NaN and -inf become 0, +inf the maximum; a flat (or all non-finite) input becomes 0.
     """
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return stretch_range(values, np.inf, -np.inf, dtype)
+    return stretch_range(values, float(finite.min()), float(finite.max()), dtype)
+
+
+def stretch_range(values, lo, hi, dtype=np.uint8):
+    """As `stretch`, with `lo` and `hi` (the finite minimum and maximum) given: for images filtered in parts."""
     dtype = np.dtype(dtype)
     top = float(np.iinfo(dtype).max)
     finite = np.isfinite(values)
     out = np.zeros(values.shape, dtype)
-    if finite.any():
-        lo, hi = float(values[finite].min()), float(values[finite].max())
-        if hi > lo:
-            scaled = (values[finite].astype(np.float64) - lo) * (top / (hi - lo))
-            out[finite] = np.rint(np.clip(scaled, 0, top)).astype(dtype)
+    if hi > lo:
+        scaled = (values[finite].astype(np.float64) - lo) * (top / (hi - lo))
+        out[finite] = np.rint(np.clip(scaled, 0, top)).astype(dtype)
     out[values == np.inf] = dtype.type(top)
     return out
