@@ -28,11 +28,6 @@ CV_DEPTHS = {np.uint8: [-1, fastconv.CV_8U, fastconv.CV_16U, fastconv.CV_16S, fa
              np.int16: [-1, fastconv.CV_16S, fastconv.CV_32F, fastconv.CV_64F],
              np.float32: [-1, fastconv.CV_32F], np.float64: [-1, fastconv.CV_64F]}
 
-# On the AVX2 variant the core sums float64 differently in a row's last, partial register block than in full
-# blocks, so a float64 pixel there depends on the image's width, and no split into blocks can match it: the
-# float64 sums are drawn on the other variants (see test_core_float64_pixels_do_not_depend_on_the_width).
-FLOAT64_EXACT = {"avx2": False}
-
 
 @pytest.fixture(autouse=True)
 def synchronous():
@@ -91,17 +86,14 @@ def in_memory(function, image, stack, *args, **kwargs):
     return function(image, *args, **kwargs)
 
 
-def image_dtypes(variant):
-    core = [np.uint8, np.uint16, np.int16, np.float32, np.int8]
-    return core + [np.float64] if FLOAT64_EXACT.get(variant, True) else core
+IMAGE_DTYPES = [np.uint8, np.uint16, np.int16, np.float32, np.int8, np.float64]
 
 
 @st.composite
-def convolve_options(draw, variant):
+def convolve_options(draw):
     kernel = draw(st.one_of(integer_kernels(), float_kernels()))
     kh, kw = kernel.shape
     output = draw(st.sampled_from(sorted(OUTPUT_DTYPES)))
-    accumulate = [None, "float32"] + (["float64"] if FLOAT64_EXACT.get(variant, True) else [])
     return kernel, {
         "border": draw(st.sampled_from(BORDERS)),
         "cval": draw(st.sampled_from([0.0, 7.5, -3.0, 300.0])),
@@ -109,19 +101,15 @@ def convolve_options(draw, variant):
         "dtype": draw(st.sampled_from(OUTPUT_DTYPES[output])),
         "anchor": draw(st.one_of(st.none(), st.tuples(st.integers(0, kh - 1), st.integers(0, kw - 1)))),
         "flip": draw(st.booleans()),
-        "accumulate": draw(st.sampled_from(accumulate)),
+        "accumulate": draw(st.sampled_from([None, "float32", "float64"])),
     }
 
 
 def test_convolve_equals_the_in_memory_call(variant):
-    float64 = FLOAT64_EXACT.get(variant, True)
-
     @settings(max_examples=60)
-    @given(images(image_dtypes(variant)), convolve_options(variant))
+    @given(images(IMAGE_DTYPES), convolve_options())
     def check(case, kernel_and_options):
         (image, chunks, stack), (kernel, options) = case, kernel_and_options
-        if options["output"] == "float" and options["dtype"] == "float64" and not float64:
-            options["dtype"] = None
         expected = in_memory(fastconv.convolve, image, stack, kernel, **options)
         lazy = fd.convolve(da.from_array(image, chunks=chunks), kernel, stack=stack, **options)
         assert lazy.chunks == chunks
@@ -131,14 +119,13 @@ def test_convolve_equals_the_in_memory_call(variant):
 
 
 def test_filter2D_equals_the_in_memory_call(variant):
-    float64 = FLOAT64_EXACT.get(variant, True)
-    dtypes = [np.uint8, np.uint16, np.int16, np.float32] + ([np.float64] if float64 else [])
+    dtypes = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
 
     @settings(max_examples=40)
     @given(images(dtypes), st.one_of(integer_kernels(), float_kernels()), st.data())
     def check(case, kernel, data):
         image, chunks, stack = case
-        depths = [d for d in CV_DEPTHS[image.dtype.type] if float64 or d != fastconv.CV_64F]
+        depths = CV_DEPTHS[image.dtype.type]
         ddepth = data.draw(st.sampled_from(depths))
         kh, kw = kernel.shape
         anchor = data.draw(st.tuples(st.integers(-1, kw - 1), st.integers(-1, kh - 1)))
@@ -270,21 +257,6 @@ ERRORS = [
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
-
-
-def test_core_float64_pixels_do_not_depend_on_the_width(variant, request):
-    """What exact results on every split need from the core: a pixel's value does not depend on how far the image
-    extends beyond its kernel's reach. Fails on the AVX2 variant's float64 sums (partial register blocks)."""
-    if not FLOAT64_EXACT.get(variant, True):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="AVX2 float64: a row's last, partial register "
-                                                                  "block rounds differently from full blocks"))
-    rng = np.random.default_rng(6)
-    image = rng.standard_normal((40, 100))
-    kernel = rng.standard_normal((8, 4))
-    whole = fastconv.convolve(image, kernel, output="float")
-    for width in range(20, 100):
-        part = fastconv.convolve(image[:, :width], kernel, output="float")
-        assert np.array_equal(part[:, :width - 4], whole[:, :width - 4]), width
 
 
 def test_import_without_dask_names_the_extra():
