@@ -1,0 +1,6 @@
+from typing import Any
+
+from _typeshed import SupportsWrite
+
+def config() -> dict[str, Any]: ...
+def show_config(file: SupportsWrite[str] | None = None) -> None: ...
