@@ -13,6 +13,7 @@ OUTPUTS = {
 }
 
 _U = 2.0 ** -24  # unit roundoff of float32
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 def check_output(output):
@@ -57,14 +58,15 @@ def chunked_sum_bound(groups, chunk, lo, hi):
     return within + _U * (running + 2 * magnitude)
 
 
-def accumulator_dtype(image_dtype, integer_output, error_bound):
+def accumulator_dtype(image_dtype, integer_output, error_bound, kernel):
     """float64 for float64 images; float32 otherwise, unless rounding to integers could then be off by a level.
 
     For integer images written to integer outputs, `error_bound(lo, hi)` (the float32 error of the path that will
     run, for pixels in [lo, hi]) must stay below half a level: then integer-valued kernels give exact results and
-    any kernel stays within one level of the exact sum.
+    any kernel stays within one level of the exact sum. A `kernel` with taps beyond float32's range (which would
+    become inf there, and 0 * inf NaN) always accumulates in float64.
     """
-    if image_dtype == np.float64:
+    if image_dtype == np.float64 or np.abs(kernel).max() > _F32_MAX:
         return np.dtype(np.float64)
     if integer_output and image_dtype.kind in "iu":
         info = np.iinfo(image_dtype)
