@@ -254,7 +254,8 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
     out = _check_out(out, img.shape, out_dtype)
     plan = _paths.plan(kernel, img.dtype, border, cval)
     if acc is None:
-        acc = accumulator_dtype(img.dtype, policy != POLICY_RAW, plan.error_bound, kernel)
+        acc = accumulator_dtype(img.dtype, policy != POLICY_RAW, plan.error_bound, kernel,
+                                cval if border == "constant" else 0.0)
     if output == "stretch":
         raw = _filter(img, plan, anchor, border, cval, raw_dtype, POLICY_RAW, 0.0, acc, threads, None)
         result = stretch(raw, out_dtype)

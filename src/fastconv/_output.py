@@ -58,19 +58,23 @@ def chunked_sum_bound(groups, chunk, lo, hi):
     return within + _U * (running + 2 * magnitude)
 
 
-def accumulator_dtype(image_dtype, integer_output, error_bound, kernel):
+def accumulator_dtype(image_dtype, integer_output, error_bound, kernel, cval=0.0):
     """float64 for float64 images; float32 otherwise, unless rounding to integers could then be off by a level.
 
     For integer images written to integer outputs, `error_bound(lo, hi)` (the float32 error of the path that will
     run, for pixels in [lo, hi]) must stay below half a level: then integer-valued kernels give exact results and
-    any kernel stays within one level of the exact sum. A `kernel` with taps beyond float32's range (which would
-    become inf there, and 0 * inf NaN) always accumulates in float64.
+    any kernel stays within one level of the exact sum. A `kernel` tap or constant border value `cval` beyond
+    float32's range, or integer-image sums that could leave it, also take float64: in float32 they would become
+    inf, and inf - inf NaN.
     """
-    if image_dtype == np.float64 or np.abs(kernel).max() > _F32_MAX:
+    taps = np.abs(kernel)
+    if image_dtype == np.float64 or max(taps.max(), abs(cval)) > _F32_MAX:
         return np.dtype(np.float64)
-    if integer_output and image_dtype.kind in "iu":
+    if image_dtype.kind in "iu":
         info = np.iinfo(image_dtype)
-        if error_bound(float(info.min), float(info.max)) >= 0.5:
+        with np.errstate(over="ignore"):
+            reach = taps.sum() * max(abs(cval), -float(info.min), float(info.max))
+        if reach > _F32_MAX or (integer_output and error_bound(float(info.min), float(info.max)) >= 0.5):
             return np.dtype(np.float64)
     return np.dtype(np.float32)
 
