@@ -41,14 +41,17 @@ def force(path):
 
 
 def rank1_factors(kernel):
-    """(v, h) with ``outer(v, h) == kernel`` (to float64 rounding; exactly for integer kernels), or None."""
+    """(v, h) with ``outer(v, h) == kernel`` (to float64 rounding; exactly and both integer for integer kernels),
+    or None."""
     peak = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
     pivot = kernel[peak]
     if pivot == 0:
         return None
     v, h = kernel[:, peak[1]] / pivot, kernel[peak[0], :].copy()
-    if np.array_equal(kernel, np.round(kernel)):   # integer kernels: integer column, exact row
-        v, h = kernel[:, peak[1]].copy(), kernel[peak[0], :] / pivot
+    if np.array_equal(kernel, np.round(kernel)) and abs(pivot) < 2**53:
+        # integer kernels: integer factors (the row over its gcd), so integer images give exact sums
+        gcd = np.gcd.reduce(kernel[peak[0], :].astype(np.int64))
+        v, h = np.round(kernel[:, peak[1]] * (gcd / pivot)), kernel[peak[0], :] / gcd
         return (v, h) if np.array_equal(np.outer(v, h), kernel) else None
     residual = np.abs(np.outer(v, h) - kernel).max()
     return (v, h) if residual <= 4 * _F64_EPS * abs(pivot) else None
