@@ -1,8 +1,8 @@
 """Hostile input to every public function: a clear ValueError/TypeError or a result checked against an oracle.
 
 Each case builds fresh inputs; every array among them is snapshotted (bytes, dtype, shape, strides, flags) before
-the call and must be unchanged after it, except the `out=`/`dst=` array a case names as written. Expected results
-come from cv2, tests/twins.py or the documented rule, computed on copies before the call.
+the call and must be unchanged after it, except the `out=`/`dst=` array and whatever shares memory with it. Expected
+results come from cv2, tests/twins.py or the documented rule, computed on a second, fresh set of inputs.
 """
 import io
 

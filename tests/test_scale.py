@@ -1,10 +1,9 @@
 """An image of more than 2**31 pixels (50000 x 45000 uint8) through every path: no 32-bit index overflow anywhere.
 
-Slow: about 4.5 GB of memory (the image and one reused output) and about half a minute on 2 cores. Run alone with
+Slow: about 4.5 GB of memory (the image and one reused output) and about 20 seconds on 2 cores. Run alone with
 ``python -m pytest tests/test_scale.py``. Rows are spot-checked against cv2.filter2D on crops with enough rows of
 border context: the top and bottom rows, the rows around pixel 2**31 (row 2**31 // 45000 = 47721) and across a
-block boundary, each over
-the full width, so the last columns are checked too.
+block boundary, each over the full width, so the last columns are checked too.
 """
 import numpy as np
 import pytest
