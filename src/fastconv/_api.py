@@ -240,6 +240,8 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
     kernel = _check_kernel(K)
     border = check_border(border)
     cval = _check_cval(cval)
+    if border != "constant":
+        cval = 0.0      # unused by other borders; NaN or inf would not convert for the integer paths
     output = check_output(output)
     anchor = _check_anchor(anchor, kernel.shape)
     acc = _check_accumulate(accumulate)
