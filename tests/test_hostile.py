@@ -123,6 +123,9 @@ CASES = [
     case("taps beyond float32, float32 output", fastconv.convolve, lambda: (U8, np.array([[1e39, 0, -1e39]])),
          lambda: {"output": "float"}, expected=lambda img, K, **kw: as_float32(correlate_float64(img, K)),
          compare=close(1e-6)),
+    case("taps below float32's normal range (regression)", fastconv.convolve, lambda: (U8, np.array([[0, 1e-300]])),
+         lambda: {"output": "float", "dtype": np.float64, "border": "wrap"},
+         expected=lambda img, K: correlate_float64(img, K, "wrap"), compare=close(1e-15)),
     case("uint64-max kernel", fastconv.convolve, lambda: (U8, np.full((2, 2), 2**64 - 1, np.uint64)),
          expected=lambda img, K: floor_u8(img, K.astype(np.float64))),
     # --- dtypes and containers -----------------------------------------------------------------------------------

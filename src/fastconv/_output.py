@@ -14,6 +14,7 @@ OUTPUTS = {
 
 _U = 2.0 ** -24  # unit roundoff of float32
 _F32_MAX = float(np.finfo(np.float32).max)
+_F32_TINY = float(np.finfo(np.float32).smallest_normal)
 
 
 def check_output(output):
@@ -65,10 +66,11 @@ def accumulator_dtype(image_dtype, integer_output, error_bound, kernel, cval=0.0
     run, for pixels in [lo, hi]) must stay below half a level: then integer-valued kernels give exact results and
     any kernel stays within one level of the exact sum. A `kernel` tap or constant border value `cval` beyond
     float32's range, or integer-image sums that could leave it, also take float64: in float32 they would become
-    inf, and inf - inf NaN.
+    inf, and inf - inf NaN. So do non-zero taps below float32's normal range, which float32 would flush to 0.
     """
     taps = np.abs(kernel)
-    if image_dtype == np.float64 or max(taps.max(), abs(cval)) > _F32_MAX:
+    tiny = taps[taps > 0].min(initial=np.inf) < _F32_TINY
+    if image_dtype == np.float64 or max(taps.max(), abs(cval)) > _F32_MAX or tiny:
         return np.dtype(np.float64)
     if image_dtype.kind in "iu":
         info = np.iinfo(image_dtype)
