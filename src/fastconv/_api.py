@@ -241,6 +241,8 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
     kernel = _check_kernel(K)
     border = check_border(border)
     cval = _check_cval(cval)
+    if border != "constant":
+        cval = 0.0      # unused by other borders; NaN or inf would not convert for the integer paths
     output = check_output(output)
     anchor = _check_anchor(anchor, kernel.shape)
     acc = _check_accumulate(accumulate)
@@ -255,7 +257,8 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
     out = _check_out(out, img.shape, out_dtype)
     plan = _paths.plan(kernel, img.dtype, border, cval)
     if acc is None:
-        acc = accumulator_dtype(img.dtype, policy != POLICY_RAW, plan.error_bound)
+        acc = accumulator_dtype(img.dtype, policy != POLICY_RAW, plan.error_bound, kernel,
+                                cval if border == "constant" else 0.0)
     if output == "stretch":
         raw = _filter(img, plan, anchor, border, cval, raw_dtype, POLICY_RAW, 0.0, acc, threads, None)
         result = stretch(raw, out_dtype)

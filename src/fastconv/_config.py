@@ -44,6 +44,11 @@ def show_config(file=None):
     file : file-like, optional
         Where to print; default ``sys.stdout``.
 
+    Raises
+    ------
+    TypeError
+        If `file` has no ``write`` method.
+
     Examples
     --------
     >>> import fastconv
@@ -52,5 +57,7 @@ def show_config(file=None):
     simd_variant: avx512
     ...
     """
+    if file is not None and not callable(getattr(file, "write", None)):
+        raise TypeError(f"file must be None or a file-like object with a write method; got {type(file).__name__}")
     for key, value in config().items():
         print(f"{key}: {value}", file=file or sys.stdout)

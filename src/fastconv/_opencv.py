@@ -146,6 +146,6 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     if np.float64 in (img.dtype, out_dtype):
         acc = np.dtype(np.float64)
     else:
-        acc = accumulator_dtype(img.dtype, integer_output, plan.error_bound)
+        acc = accumulator_dtype(img.dtype, integer_output, plan.error_bound, k)
     policy = POLICY_ROUND if integer_output else POLICY_RAW
     return _filter(img, plan, anchor, border, 0.0, out_dtype, policy, delta, acc, threads, dst)

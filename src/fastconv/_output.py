@@ -13,6 +13,8 @@ OUTPUTS = {
 }
 
 _U = 2.0 ** -24  # unit roundoff of float32
+_F32_MAX = float(np.finfo(np.float32).max)
+_F32_TINY = float(np.finfo(np.float32).smallest_normal)
 
 
 def check_output(output):
@@ -57,18 +59,24 @@ def chunked_sum_bound(groups, chunk, lo, hi):
     return within + _U * (running + 2 * magnitude)
 
 
-def accumulator_dtype(image_dtype, integer_output, error_bound):
+def accumulator_dtype(image_dtype, integer_output, error_bound, kernel, cval=0.0):
     """float64 for float64 images; float32 otherwise, unless rounding to integers could then be off by a level.
 
     For integer images written to integer outputs, `error_bound(lo, hi)` (the float32 error of the path that will
     run, for pixels in [lo, hi]) must stay below half a level: then integer-valued kernels give exact results and
-    any kernel stays within one level of the exact sum.
+    any kernel stays within one level of the exact sum. A `kernel` tap or constant border value `cval` beyond
+    float32's range, or integer-image sums that could leave it, also take float64: in float32 they would become
+    inf, and inf - inf NaN. So do non-zero taps below float32's normal range, which float32 would flush to 0.
     """
-    if image_dtype == np.float64:
+    taps = np.abs(kernel)
+    tiny = taps[taps > 0].min(initial=np.inf) < _F32_TINY
+    if image_dtype == np.float64 or max(taps.max(), abs(cval)) > _F32_MAX or tiny:
         return np.dtype(np.float64)
-    if integer_output and image_dtype.kind in "iu":
+    if image_dtype.kind in "iu":
         info = np.iinfo(image_dtype)
-        if error_bound(float(info.min), float(info.max)) >= 0.5:
+        with np.errstate(over="ignore"):
+            reach = taps.sum() * max(abs(cval), -float(info.min), float(info.max))
+        if reach > _F32_MAX or (integer_output and error_bound(float(info.min), float(info.max)) >= 0.5):
             return np.dtype(np.float64)
     return np.dtype(np.float32)
 

@@ -41,14 +41,17 @@ def force(path):
 
 
 def rank1_factors(kernel):
-    """(v, h) with ``outer(v, h) == kernel`` (to float64 rounding; exactly for integer kernels), or None."""
+    """(v, h) with ``outer(v, h) == kernel`` (to float64 rounding; exactly and both integer for integer kernels),
+    or None."""
     peak = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
     pivot = kernel[peak]
     if pivot == 0:
         return None
     v, h = kernel[:, peak[1]] / pivot, kernel[peak[0], :].copy()
-    if np.array_equal(kernel, np.round(kernel)):   # integer kernels: integer column, exact row
-        v, h = kernel[:, peak[1]].copy(), kernel[peak[0], :] / pivot
+    if np.array_equal(kernel, np.round(kernel)) and abs(pivot) < 2**53:
+        # integer kernels: integer factors (the row over its gcd), so integer images give exact sums
+        gcd = np.gcd.reduce(kernel[peak[0], :].astype(np.int64))
+        v, h = np.round(kernel[:, peak[1]] * (gcd / pivot)), kernel[peak[0], :] / gcd
         return (v, h) if np.array_equal(np.outer(v, h), kernel) else None
     residual = np.abs(np.outer(v, h) - kernel).max()
     return (v, h) if residual <= 4 * _F64_EPS * abs(pivot) else None
@@ -205,7 +208,8 @@ class Plan:
 
     def __init__(self, kernel, image_dtype, border, cval, forced):
         self.kernel = kernel
-        self.path, self.factors = _choose(kernel, image_dtype, border, cval, forced)
+        with np.errstate(over="ignore", invalid="ignore"):   # huge taps: sums become inf, no path fits but direct
+            self.path, self.factors = _choose(kernel, image_dtype, border, cval, forced)
         self.peak = _peak(image_dtype, cval)
         self._args = {}
         self._bounds = {}
@@ -214,7 +218,8 @@ class Plan:
         """Worst-case float32 error of this path's sums for pixels in [lo, hi]."""
         key = (lo, hi)
         if key not in self._bounds:
-            self._bounds[key] = self._error_bound(lo, hi)
+            with np.errstate(over="ignore"):    # huge taps: an infinite bound, so float64 sums
+                self._bounds[key] = self._error_bound(lo, hi)
         return self._bounds[key]
 
     def _error_bound(self, lo, hi):
@@ -238,8 +243,9 @@ class Plan:
         if path == "box":
             n, value = self.kernel.size, float(self.kernel.flat[0])
             divide = value == 1.0 / n
-            # float32 arithmetic when every window sum is exact in float32 (then an exact mean stays exact)
-            exact32 = n * self.peak < 2**24
+            # float32 arithmetic when every window sum is exact in float32 (then an exact mean stays exact) and the
+            # tap value fits float32
+            exact32 = n * self.peak < 2**24 and abs(value) <= float(np.finfo(np.float32).max)
             scale = np.array([n if divide else value], dtype=np.float32 if exact32 else np.float64)
             args = (kh, kw, scale, divide)
         elif path == "separable":
@@ -279,8 +285,8 @@ class Plan:
         """Correlate one C-contiguous plane into the C-contiguous 2-D `out`."""
         core = _dispatch.core()
         path = self.path
-        if path == "integer" and (delta != round(delta) or abs(delta) > 255):
-            path = "direct"     # a fractional or large delta leaves int16: the float direct path takes it
+        if path == "integer" and not (abs(delta) <= 255 and float(delta).is_integer()):
+            path = "direct"     # a fractional, large or non-finite delta leaves int16: the float direct path takes it
         args = self._kernel_args(path, acc)
         kh, kw = self.kernel.shape
         width = plane.shape[1]

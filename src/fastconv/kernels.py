@@ -57,8 +57,9 @@ def box(size, width=None):
 
 
 def _gaussian_1d(size, sigma):
-    x = np.arange(size) - (size - 1) / 2.0
-    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    z = (np.arange(size) - (size - 1) / 2.0) / sigma
+    with np.errstate(over="ignore"):    # a tiny sigma: every tap but the centre becomes exactly 0
+        g = np.exp(-0.5 * (z * z))
     return g / g.sum()
 
 
@@ -128,7 +129,7 @@ def sobel(dx, dy, size=3):
     for name, v in (("dx", dx), ("dy", dy)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
             raise ValueError(f"{name} must be a non-negative int; got {v!r}")
-    if size not in (1, 3, 5, 7):
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size not in (1, 3, 5, 7):
         raise ValueError(f"size must be one of 1, 3, 5, 7; got {size!r}")
     if dx + dy < 1:
         raise ValueError(f"dx + dy must be at least 1; got dx={dx}, dy={dy}")

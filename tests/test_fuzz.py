@@ -1,0 +1,168 @@
+"""Fuzzing: every forced path x border x image dtype x output policy x SIMD variant against the pure-numpy twin.
+
+Slow: 10,000 derandomized examples (15 s on the quiet 2-core machine, 1.5 min under load); ``python -m pytest -m
+"not slow"`` leaves it out. Each example also draws the SIMD variant, anchor, flip, channels and thread count.
+"""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastconv
+from fastconv import _dispatch, _paths
+from strategies import shapes
+from twins import correlate_float64
+
+pytestmark = pytest.mark.slow
+
+FUZZ = settings(max_examples=10_000, derandomize=True, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+BORDERS = ("replicate", "reflect", "reflect101", "wrap", "constant")
+IMAGE_DTYPES = {   # the core's dtypes and some that are converted first
+    "direct": ("uint8", "uint16", "int16", "float32", "float64", "int8", "float16", "int32"),
+    "separable": ("uint8", "uint16", "int16", "float32", "float64", "int8"),
+    "box": ("uint8", "uint16", "int16"),
+    "integer": ("uint8",),
+}
+OUTPUT_DTYPES = {"floor": ("uint8", "uint16", "int16"), "round": ("uint8", "uint16", "int16"),
+                 "float": ("float32", "float64"), "stretch": ("uint8", "uint16")}
+
+
+def kernel_for(path, rng, kh, kw):
+    """A random kernel the forced `path` applies to."""
+    if path == "box":
+        return np.full((kh, kw), rng.choice([1.0 / (kh * kw), 1.0, -3.0, 0.37]))
+    if path == "integer":
+        K = rng.integers(-4, 5, (kh, kw)).astype(np.float64)
+        while np.abs(K).sum() * 255 > 32767 - 255:    # halve the largest tap (towards 0) until int16 fits
+            peak = np.unravel_index(np.argmax(np.abs(K)), K.shape)
+            K[peak] = np.trunc(K[peak] / 2)
+        return K
+    if path == "separable":
+        if rng.random() < 0.5:
+            v, h = rng.integers(-3, 4, kh), rng.integers(-3, 4, kw)
+            v[0], h[-1] = v[0] or 1, h[-1] or 2
+        else:
+            v, h = rng.standard_normal(kh), rng.standard_normal(kw)
+        return np.outer(v, h).astype(np.float64)
+    K = rng.integers(-5, 6, (kh, kw)).astype(np.float64) if rng.random() < 0.5 else rng.standard_normal((kh, kw))
+    K[rng.random((kh, kw)) < rng.choice([0.0, 0.5])] = 0
+    return K
+
+
+def image_of(dtype, rng, shape):
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        top = min(int(info.max), int(rng.choice([255, 15, info.max])))
+        bottom = max(int(info.min), -top) if rng.random() < 0.5 else 0
+        return rng.integers(bottom, top, shape, endpoint=True).astype(dtype)
+    return (rng.standard_normal(shape) * rng.choice([1.0, 300.0])).astype(dtype)
+
+
+@st.composite
+def cases(draw):
+    path = draw(st.sampled_from(_paths.PATHS))
+    h, w = draw(shapes)
+    channels = draw(st.sampled_from([None, None, 1, 3]))
+    low = 2 if path == "separable" else 1
+    kh, kw = draw(st.integers(low, 12)), draw(st.integers(low, 12))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    image_dtype = draw(st.sampled_from(IMAGE_DTYPES[path]))
+    image = image_of(image_dtype, rng, (h, w) if channels is None else (h, w, channels))
+    K = kernel_for(path, rng, kh, kw)
+    border = draw(st.sampled_from(BORDERS))
+    cval = float(draw(st.sampled_from([0, 9, 200] if path in ("box", "integer") else [0, 9, -2.5, 1e3])))
+    output = draw(st.sampled_from(list(OUTPUT_DTYPES)))
+    dtype = draw(st.sampled_from(OUTPUT_DTYPES[output]))
+    anchor = (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))) if draw(st.booleans()) else None
+    flip = draw(st.booleans())
+    threads = draw(st.sampled_from([1, 2]))
+    variant = draw(st.sampled_from(_dispatch.available_variants()))
+    return dict(path=path, image=image, K=K, border=border, cval=cval, output=output, dtype=np.dtype(dtype),
+                anchor=anchor, flip=flip, threads=threads, variant=variant)
+
+
+def centred(K, anchor):
+    """K embedded in zeros so that its centre tap (k // 2 per axis, the twin's anchor) is K's `anchor`."""
+    pads = []
+    for k, a in zip(K.shape, anchor):
+        m = max(a, k - 1 - a)
+        pads.append((m - a, m + 1 + a - k))
+    return np.pad(K, pads)
+
+
+def exact_sum(c):
+    """float64 sums of the documented correlation, by the twin."""
+    K = c["K"]
+    anchor = c["anchor"] or (K.shape[0] // 2, K.shape[1] // 2)
+    if c["flip"]:
+        K, anchor = K[::-1, ::-1], (K.shape[0] - 1 - anchor[0], K.shape[1] - 1 - anchor[1])
+    K = centred(K, anchor)
+    image = c["image"].astype(np.float64)
+    planes = image[..., np.newaxis] if image.ndim == 2 else image
+    sums = [correlate_float64(planes[..., i], K, c["border"], c["cval"]) for i in range(planes.shape[-1])]
+    return np.stack(sums, axis=-1).reshape(image.shape)
+
+
+def rounding_tolerance(c, exact):
+    """A generous bound on the float error of any summation order in the accumulator the call uses."""
+    read_as_float64 = c["image"].dtype in (np.float64, np.int32)
+    eps = np.finfo(np.float64 if read_as_float64 else np.float32).eps
+    peak = max(float(np.abs(c["image"]).max(initial=0)), abs(c["cval"]) if c["border"] == "constant" else 0.0)
+    taps = np.count_nonzero(c["K"]) + sum(c["K"].shape)
+    return 2 * taps * eps * np.abs(c["K"]).sum() * peak
+
+
+def stretched(raw, dtype):
+    top = float(np.iinfo(dtype).max)
+    lo, hi = raw.min(), raw.max()
+    return np.rint((raw - lo) * (top / (hi - lo))) if hi > lo else np.zeros_like(raw), hi - lo, top
+
+
+def check(c, ours):
+    image, output, dtype = c["image"], c["output"], c["dtype"]
+    assert ours.shape == image.shape and ours.dtype == dtype
+    if image.size == 0:
+        return
+    exact = exact_sum(c)
+    tol = rounding_tolerance(c, exact)
+    if output == "float":
+        out_rounding = np.finfo(dtype).eps * np.abs(exact)
+        assert (np.abs(ours.astype(np.float64) - exact) <= tol + out_rounding + 1e-300).all()
+        return
+    if output == "stretch":
+        raw = exact.astype(np.float32 if image.dtype != np.float64 else np.float64).astype(np.float64)
+        expected, spread, top = stretched(raw, dtype)
+        allowed = 1 + 4 * tol * top / spread if spread > 0 else top
+        assert np.abs(ours - expected).max() <= allowed
+        return
+    info = np.iinfo(dtype)
+    expected = (np.floor if output == "floor" else np.rint)(np.clip(exact, info.min, info.max))
+    difference = np.abs(ours.astype(np.float64) - expected)
+    integer_valued = np.array_equal(c["K"], np.round(c["K"])) and float(c["cval"]).is_integer()
+    if integer_valued and image.dtype.kind in "iu":
+        assert difference.max() == 0, "integer kernels on integer images must be exact"
+    else:
+        assert difference.max() <= 1
+
+
+def test_every_path_border_dtype_and_output_against_the_twin():
+    seen = set()
+
+    @FUZZ
+    @given(cases())
+    def fuzz(c):
+        kwargs = {k: c[k] for k in ("border", "cval", "output", "dtype", "anchor", "flip", "threads")}
+        with _dispatch.use_variant(c["variant"]), _paths.force(c["path"]):
+            ours = fastconv.convolve(c["image"], c["K"], **kwargs)
+        check(c, ours)
+        seen.add((c["path"], c["border"], c["output"], c["variant"], c["image"].dtype.name, c["dtype"].name))
+
+    fuzz()
+    assert len({s[:3] for s in seen}) == len(_paths.PATHS) * len(BORDERS) * len(OUTPUT_DTYPES)
+    assert len({(s[0], s[3]) for s in seen}) == len(_paths.PATHS) * len(_dispatch.available_variants())
+    for path, dtypes in IMAGE_DTYPES.items():
+        assert {s[4] for s in seen if s[0] == path} == set(dtypes)
+    assert {(s[2], s[5]) for s in seen} == {(o, d) for o, ds in OUTPUT_DTYPES.items() for d in ds}
