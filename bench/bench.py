@@ -3,8 +3,8 @@
 Peers: cv2.filter2D; cv2.sepFilter2D and cv2.blur where they apply; scipy.ndimage.correlate (single-threaded, so
 compared at one thread); the tutorial's per-pixel Python loop (timed on a crop, scaled per image). Every
 repetition runs each contender in turn (interleaved; see `interleaved` for how a turn is timed) and tables report
-medians, so machine noise hits all of them alike; cv2 and fastconv always use the same thread count. Ratios are fastconv time / peer time: below 1,
-fastconv is faster.
+medians, so machine noise hits all of them alike; cv2 and fastconv always use the same thread count. Ratios are
+fastconv time / peer time: below 1, fastconv is faster.
 
     python bench/bench.py            # the full run (a few minutes)
     python bench/bench.py --quick    # fewer repetitions and sizes

@@ -46,7 +46,8 @@ def _single(folder, pattern):
 def test_version_is_declared_once():
     pyproject = (ROOT / "pyproject.toml").read_text()
     project = pyproject.split("\n[project]\n")[1].split("\n[")[0]
-    assert re.search(r'^dynamic = \["version"\]', project, re.MULTILINE) and not re.search(r"^version\s*=", project, re.MULTILINE)
+    assert re.search(r'^dynamic = \["version"\]', project, re.MULTILINE)
+    assert not re.search(r"^version\s*=", project, re.MULTILINE)
     assert 'version = { attr = "fastconv._version.__version__" }' in pyproject
     literal = re.compile(rf"[\"']{re.escape(fastconv.__version__)}[\"']")
     holders = [p.name for p in (ROOT / "src" / "fastconv").glob("*.py") if literal.search(p.read_text())]

@@ -58,7 +58,8 @@ def _add_demo(commands):
     demo = _command(
         commands, "demo", "the tutorial's seven kernels on a photograph: montages and a timing table",
         "Filter a photograph (by default the bundled NASA portrait of Eileen Collins, public domain), read as "
-        "8-bit grayscale (OpenCV's IMREAD_GRAYSCALE) as the tutorial filters it, with the seven kernels of the bank. For each kernel write a "
+        "8-bit grayscale (OpenCV's IMREAD_GRAYSCALE) as the tutorial filters it, with the seven kernels of the "
+        "bank. For each kernel write a "
         "montage original | fastconv | cv2.filter2D (1-small_blur.png ... 7-emboss.png), then overview.png with "
         "all of them, and print a table: agreement with cv2.filter2D (both round and replicate the border), "
         "fastconv and cv2 times, speed-up. Needs OpenCV.",
@@ -80,9 +81,11 @@ def _add_apply(commands):
         "--output-policy float, which needs TIFF).\n\n"
         "Files keep their names, folders their structure below OUTDIR (photos/a/b.png -> OUTDIR/a/b.png) and each "
         "file its format unless --format is given (JPEG outputs are compressed again, so they are close to "
-        "the filtered pixels, not equal: use --format png for exact ones). Inputs are never overwritten: OUTDIR may not be an INPUT "
+        "the filtered pixels, not equal: use --format png for exact ones). Inputs are never overwritten: OUTDIR "
+        "may not be an INPUT "
         "folder (it may lie inside one, and is then not searched), and an output that would replace an input, or "
-        "two inputs that would land on the same output, stop the run before anything is written; so do outputs that exist already, unless --overwrite is given.\n\n"
+        "two inputs that would land on the same output, stop the run before anything is written; so do outputs "
+        "that exist already, unless --overwrite is given.\n\n"
         "Several files are filtered in parallel (one core each); a progress bar on stderr appears from "
         f"10 files. A file that cannot be read or written is skipped with a warning; the exit status is then 1 "
         f"(0 when every file was written, 2 for a usage error).",
@@ -179,7 +182,8 @@ def _matrix(k):
 
 
 def _attach_kernel_values(argv):
-    """`argv` with ``-k VALUE`` written ``--kernel=VALUE``: argparse takes inline rows such as ``-1,0,1`` for options."""
+    """`argv` with ``-k VALUE`` written ``--kernel=VALUE`` (argparse takes inline rows such as ``-1,0,1`` for
+    options)."""
     attached, i = [], 0
     while i < len(argv):
         if argv[i] in ("-k", "--kernel") and i + 1 < len(argv) and "--" not in argv[:i]:
