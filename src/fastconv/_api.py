@@ -8,7 +8,6 @@ from fastconv import _paths
 from fastconv._border import check_border, source_indices
 from fastconv._output import (
     POLICY_RAW,
-    accumulator_dtype,
     check_output,
     output_plan,
     stretch,
@@ -257,8 +256,7 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
     out = _check_out(out, img.shape, out_dtype)
     plan = _paths.plan(kernel, img.dtype, border, cval)
     if acc is None:
-        acc = accumulator_dtype(img.dtype, policy != POLICY_RAW, plan.error_bound, kernel,
-                                cval if border == "constant" else 0.0)
+        acc = plan.accumulator(policy != POLICY_RAW, cval if border == "constant" else 0.0)
     if output == "stretch":
         raw = _filter(img, plan, anchor, border, cval, raw_dtype, POLICY_RAW, 0.0, acc, threads, None)
         result = stretch(raw, out_dtype)

@@ -9,7 +9,7 @@ import numpy as np
 
 from fastconv import _paths
 from fastconv._api import _check_cval, _check_image, _check_kernel, _check_out, _check_threads, _filter
-from fastconv._output import POLICY_RAW, POLICY_ROUND, accumulator_dtype
+from fastconv._output import POLICY_RAW, POLICY_ROUND
 
 CV_8U, CV_16U, CV_16S, CV_32F, CV_64F = 0, 2, 3, 5, 6
 BORDER_CONSTANT, BORDER_REPLICATE, BORDER_REFLECT, BORDER_WRAP, BORDER_REFLECT_101 = 0, 1, 2, 3, 4
@@ -146,6 +146,6 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     if np.float64 in (img.dtype, out_dtype):
         acc = np.dtype(np.float64)
     else:
-        acc = accumulator_dtype(img.dtype, integer_output, plan.error_bound, k)
+        acc = plan.accumulator(integer_output, 0.0)
     policy = POLICY_ROUND if integer_output else POLICY_RAW
     return _filter(img, plan, anchor, border, 0.0, out_dtype, policy, delta, acc, threads, dst)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from fastconv import _dispatch
-from fastconv._output import chunked_sum_bound, partial_sum_bound
+from fastconv._output import accumulator_dtype, chunked_sum_bound, partial_sum_bound
 
 PATHS = ("direct", "separable", "box", "integer")
 _F64_EPS = np.finfo(np.float64).eps
@@ -210,9 +210,19 @@ class Plan:
         self.kernel = kernel
         with np.errstate(over="ignore", invalid="ignore"):   # huge taps: sums become inf, no path fits but direct
             self.path, self.factors = _choose(kernel, image_dtype, border, cval, forced)
+        self.image_dtype = image_dtype
         self.peak = _peak(image_dtype, cval)
         self._args = {}
         self._bounds = {}
+        self._accumulators = {}
+
+    def accumulator(self, integer_output, cval):
+        """The accumulator dtype (fastconv._output.accumulator_dtype) for this kernel and image dtype, cached."""
+        key = (integer_output, cval)
+        if key not in self._accumulators:
+            self._accumulators[key] = accumulator_dtype(self.image_dtype, integer_output, self.error_bound,
+                                                        self.kernel, cval)
+        return self._accumulators[key]
 
     def error_bound(self, lo, hi):
         """Worst-case float32 error of this path's sums for pixels in [lo, hi]."""
