@@ -362,3 +362,14 @@ def test_apply_an_empty_folder_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     result = fastconv_cli("apply", "-k", "sharpen", tmp_path / "empty", "-o", tmp_path / "o")
     assert result.returncode == 2 and "no image files" in result.stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`fastconv kernels | head`: the reader closes the pipe early; no traceback, a non-zero status."""
+    process = subprocess.Popen([sys.executable, "-m", "fastconv", "kernels"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=ENV)
+    process.stdout.close()                 # before the child has started writing
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

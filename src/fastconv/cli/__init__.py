@@ -4,6 +4,7 @@
 extra); ``--help``, ``--version``, ``kernels`` and ``bench`` work without it.
 """
 import argparse
+import os
 import sys
 import textwrap
 
@@ -227,3 +228,8 @@ def main(argv=None):
     except CommandError as e:
         print(f"fastconv {args.command}: error: {e}", file=sys.stderr)
         return e.code
+    except BrokenPipeError:
+        # the reader went away (`fastconv kernels | head`): stop quietly, as Unix tools do, and keep Python's exit
+        # flush from raising again on the dead pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
