@@ -1,4 +1,4 @@
-# Types of the compiled core. _core_baseline.pyi, _core_avx2.pyi and _core_avx512.pyi are the same file: the three
+# Types of the compiled core. _core_avx2.pyi and _core_avx512.pyi re-export this file: the three
 # modules are one source (_core_impl.pxi) compiled with different instruction-set flags. Arrays are typed memoryviews
 # in the core: C-contiguous numpy arrays of the dtype given here; src_t/out_t arrays are uint8, uint16, int16,
 # float32 or float64, acc_t arrays float32 or float64 (one type per call).
