@@ -146,7 +146,7 @@ def direct_groups(kernel, paired=None):
     }
 
 
-def _row_sum_bound(paired, groups, lo, hi):
+def _row_sum_bound(groups, lo, hi):
     """Worst-case float32 error of either output row's sum over `groups` (direct_groups' order, chunked)."""
     row0 = (groups["both"][2], groups["c0"][2])
     row1 = (groups["both"][3], groups["c1"][2])
@@ -212,6 +212,8 @@ class Plan:
             self.path, self.factors = _choose(kernel, image_dtype, border, cval, forced)
         self.image_dtype = image_dtype
         self.peak = _peak(image_dtype, cval)
+        self._nonzero = int(np.count_nonzero(kernel))
+        self._separable_taps = 0 if self.factors is None else sum(int(np.count_nonzero(f)) for f in self.factors)
         self._args = {}
         self._bounds = {}
         self._accumulators = {}
@@ -239,8 +241,8 @@ class Plan:
             v, h = self.factors
             h = h[h != 0]
             top = np.abs(h).sum() * max(abs(lo), abs(hi))
-            return np.abs(v).sum() * partial_sum_bound(h, lo, hi) + _row_sum_bound(*_vertical_groups(v), -top, top)
-        return _row_sum_bound(*direct_groups(self.kernel), lo, hi)
+            return np.abs(v).sum() * partial_sum_bound(h, lo, hi) + _row_sum_bound(_vertical_groups(v)[1], -top, top)
+        return _row_sum_bound(direct_groups(self.kernel)[1], lo, hi)
 
     def _kernel_args(self, path, acc):
         key = (path, acc)
@@ -283,9 +285,8 @@ class Plan:
         if path == "box":
             return 4
         if path == "separable":
-            return sum(np.count_nonzero(f) for f in self.factors)
-        taps = np.count_nonzero(self.kernel)
-        return max(1, taps // 2) if path == "integer" else max(1, taps)
+            return self._separable_taps
+        return max(1, self._nonzero // 2) if path == "integer" else max(1, self._nonzero)
 
     def threads(self, path, pixels, nthreads):
         """Threads for `pixels` output pixels on `path`: at most `nthreads`, one per WORK_PER_THREAD of work."""
