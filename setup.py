@@ -36,7 +36,10 @@ else:
     # need gcc to leave their loop nests alone: unroll-and-jam and interchange turn them into scalar loops.
     # The core spells its multiply-adds out (FC_FMA); the compiler's own contraction fused some loops and not
     # others, so a pixel's rounding depended on where its column fell. -g0: no debug information in the wheel.
-    OPTIMIZE = ["-O3", "-fno-loop-unroll-and-jam", "-fno-loop-interchange", "-ffp-contract=off", "-g0"]
+    # The FFT path's radix-4 butterflies read and write four rows of real and imaginary parts: gcc vectorises
+    # such a loop only after run-time checks that the rows do not overlap, more checks than its default limit.
+    OPTIMIZE = ["-O3", "-fno-loop-unroll-and-jam", "-fno-loop-interchange", "-ffp-contract=off", "-g0",
+                "--param=vect-max-version-for-alias-checks=40"]
     VARIANT_FLAGS = X86_VARIANTS if X86 else {"baseline": []}
 
 extensions = [

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from strategies import float_kernels, integer_kernels
 
 import fastconv
-from fastconv import _dispatch
+from fastconv import _dispatch, _paths
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -38,6 +38,23 @@ def synchronous():
 
 def equal(a, b):
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+
+
+def agree(lazy, expected, image, kernel):
+    """Identical, unless a call could take the FFT path (large kernels): its rounding noise depends on where its
+    tiles fall, so blocks agree with the whole image to float rounding there (integer outputs: one level)."""
+    if not equal(lazy, expected):
+        plan = _paths.plan(np.asarray(kernel, np.float64), image.dtype, "replicate", 0.0)
+        assert plan.fft_sides is not None, "only the FFT path may differ"
+        assert lazy.shape == expected.shape and lazy.dtype == expected.dtype
+        assert np.array_equal(np.isnan(lazy), np.isnan(expected)) if lazy.dtype.kind == "f" else True
+        difference = np.abs(lazy.astype(np.float64) - expected)[np.isfinite(expected)]
+        if lazy.dtype.kind in "iu":
+            assert difference.max() <= 1
+        else:
+            scale = np.abs(kernel).sum() * max(float(np.nanmax(np.abs(image[np.isfinite(image)]), initial=1)), 300)
+            assert difference.max() <= 1e-4 * scale
+    return True
 
 
 @st.composite
@@ -113,7 +130,7 @@ def test_convolve_equals_the_in_memory_call(variant):
         expected = in_memory(fastconv.convolve, image, stack, kernel, **options)
         lazy = fd.convolve(da.from_array(image, chunks=chunks), kernel, stack=stack, **options)
         assert lazy.chunks == chunks
-        assert equal(lazy.compute(), expected)
+        assert agree(lazy.compute(), expected, image, kernel)
 
     check()
 
@@ -135,7 +152,7 @@ def test_filter2D_equals_the_in_memory_call(variant):
         lazy = fd.filter2D(da.from_array(image, chunks=chunks), ddepth, kernel, None, anchor, delta, border,
                            stack=stack)
         assert lazy.chunks == chunks
-        assert equal(lazy.compute(), expected)
+        assert agree(lazy.compute(), expected, image, kernel)
 
     check()
 
@@ -152,7 +169,7 @@ def test_chunks_smaller_than_the_kernel_reach(border, chunks, kshape):
     expected = fastconv.convolve(image, kernel, border=border, cval=12.25, output="float", anchor=anchor)
     lazy = fd.convolve(da.from_array(image, chunks=chunks), kernel, border=border, cval=12.25, output="float",
                        anchor=anchor)
-    assert equal(lazy.compute(), expected)
+    assert agree(lazy.compute(), expected, image, kernel)
 
 
 def test_against_scipy_ndimage_for_every_border():

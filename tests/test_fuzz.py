@@ -24,6 +24,7 @@ IMAGE_DTYPES = {   # the core's dtypes and some that are converted first
     "separable": ("uint8", "uint16", "int16", "float32", "float64", "int8"),
     "box": ("uint8", "uint16", "int16"),
     "integer": ("uint8",),
+    "fft": ("uint8", "uint16", "int16", "float32", "float64", "int8"),
 }
 OUTPUT_DTYPES = {"floor": ("uint8", "uint16", "int16"), "round": ("uint8", "uint16", "int16"),
                  "float": ("float32", "float64"), "stretch": ("uint8", "uint16")}
@@ -46,6 +47,11 @@ def kernel_for(path, rng, kh, kw):
         else:
             v, h = rng.standard_normal(kh), rng.standard_normal(kw)
         return np.outer(v, h).astype(np.float64)
+    if path == "fft":       # non-integer taps (integer kernels on integer images promise exact sums)
+        K = rng.standard_normal((kh, kw))
+        K[rng.random((kh, kw)) < rng.choice([0.0, 0.5])] = 0
+        K.flat[rng.integers(K.size)] = 0.375
+        return K
     K = rng.integers(-5, 6, (kh, kw)).astype(np.float64) if rng.random() < 0.5 else rng.standard_normal((kh, kw))
     K[rng.random((kh, kw)) < rng.choice([0.0, 0.5])] = 0
     return K
@@ -107,11 +113,15 @@ def exact_sum(c):
 
 
 def rounding_tolerance(c, exact):
-    """A generous bound on the float error of any summation order in the accumulator the call uses."""
+    """A generous bound on the float error of any summation order in the accumulator the call uses; for the FFT
+    path, of its transforms (about 20 roundings per radix-2 stage over the 2-norm of two largest tiles)."""
     read_as_float64 = c["image"].dtype in (np.float64, np.int32)
     eps = np.finfo(np.float64 if read_as_float64 else np.float32).eps
     peak = max(float(np.abs(c["image"]).max(initial=0)), abs(c["cval"]) if c["border"] == "constant" else 0.0)
     taps = np.count_nonzero(c["K"]) + sum(c["K"].shape)
+    if c["path"] == "fft":
+        n = max(_paths.FFT_SIZES)
+        return 20 * eps * 2 * np.log2(n) * np.sqrt(2) * n * np.abs(c["K"]).sum() * peak
     return 2 * taps * eps * np.abs(c["K"]).sum() * peak
 
 

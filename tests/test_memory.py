@@ -47,6 +47,7 @@ CASES = {
     "integer": forced("integer", kernels.sharpen()),
     "separable": forced("separable", kernels.gaussian(7, 1.5), border="wrap", output="float"),
     "box": forced("box", kernels.small_blur(), border="constant", cval=3.0),
+    "fft": forced("fft", np.random.default_rng(5).uniform(-1, 1, (15, 15)), output="float", threads=2),
     "stretch and channels": lambda: fastconv.convolve(np.dstack([IMAGE] * 3), kernels.sobel(1, 0), output="stretch"),
     "NaN image, out=": lambda: fastconv.convolve(NAN_IMAGE, kernels.box(3), output="float", out=OUT),
     "filter2D": lambda: fastconv.filter2D(IMAGE, fastconv.CV_16S, kernels.scharr(1, 0), delta=2),

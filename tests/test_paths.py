@@ -139,7 +139,7 @@ def test_forcing_a_path_that_does_not_apply_is_refused():
     with pytest.raises(ValueError, match="the 'separable' path does not apply"):
         run("separable", np.zeros((5, 5), np.uint8), np.arange(9.0).reshape(3, 3) ** 2)
     with pytest.raises(ValueError, match="path must be one of"):
-        with _paths.force("fft"):
+        with _paths.force("winograd"):
             pass
 
 
@@ -210,3 +210,163 @@ def test_small_calls_stay_on_one_thread(monkeypatch):
     for shape in ((64, 64), (600, 700)):
         image = rng.integers(0, 256, shape, dtype=np.uint8)
         np.testing.assert_array_equal(fastconv.convolve(image, K, threads=1), fastconv.convolve(image, K, threads=2))
+
+
+@st.composite
+def fft_kernels(draw):
+    """Kernels the FFT path takes: non-integer taps, from 1 x 1 up to past half the largest float64 tile."""
+    kh, kw = draw(st.sampled_from([1, 2, 3, 8, 21, 33, 40])), draw(st.sampled_from([1, 4, 9, 21, 31, 37]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["normal", "normalized", "sparse"]))
+    K = rng.standard_normal((kh, kw)) + 0.001
+    if kind == "normalized":
+        K = np.abs(K) / np.abs(K).sum()
+    elif kind == "sparse":
+        K[rng.random((kh, kw)) < 0.7] = 0
+        K[0, 0] = 0.3
+    return K
+
+
+def fft_tolerance(image, K, cval, acc_eps, n):
+    """A generous bound on an n x n tile FFT's error (about 20 roundings per radix-2 stage of the forward and the
+    inverse 2-D transforms, over the 2-norm of two tiles of peak samples, times the kernel's largest gain)."""
+    peak = max(float(np.abs(image).max(initial=0)), abs(cval))
+    stages = 2 * np.log2(n)
+    return 20 * acc_eps * stages * np.sqrt(2) * n * peak * np.abs(K).sum() + 1e-300
+
+
+def test_fft_equals_the_float64_twin(variant):
+    """The FFT path (forced) against float64 sums: within its error bound in float outputs, within a level in
+    integer outputs; on every image dtype, border, thread count, and images smaller and larger than a tile."""
+    @given(st.sampled_from([np.uint8, np.uint16, np.int16, np.float32, np.float64]),
+           st.tuples(st.integers(1, 150), st.integers(1, 300)), fft_kernels(), st.sampled_from(BORDERS),
+           st.sampled_from(["round", "floor", "float"]), st.sampled_from([1, 2]), st.integers(0, 2**32 - 1))
+    def check(dtype, shape, K, border, output, threads, seed):
+        rng = np.random.default_rng(seed)
+        if np.dtype(dtype).kind in "iu":
+            info = np.iinfo(dtype)
+            image = rng.integers(max(info.min, -300), min(info.max, 300), shape, endpoint=True).astype(dtype)
+        else:
+            image = (rng.standard_normal(shape) * 100).astype(dtype)
+        ours = run("fft", image, K, border=border, output=output, threads=threads, cval=3.5)
+        exact = correlate_float64(image, K, border, cval=3.5)
+        with _paths.force("fft"):
+            plan = _paths.plan(K, image.dtype, border, 3.5 if border == "constant" else 0.0)
+        assert plan.path == "fft"
+        if output == "float":
+            acc = np.float64 if dtype == np.float64 else np.float32
+            tol = fft_tolerance(image, K, 3.5, np.finfo(acc).eps, plan.fft_sides[np.dtype(acc).itemsize])
+            assert np.abs(ours - exact).max() <= tol + np.finfo(ours.dtype).eps * np.abs(exact).max()
+        else:
+            info = np.iinfo(np.uint8)
+            rounding = np.floor if output == "floor" else np.rint
+            expected = rounding(np.clip(exact, info.min, info.max))
+            assert np.abs(ours.astype(int) - expected).max() <= 1
+
+    check()
+
+
+def test_fft_agrees_with_direct_on_a_photo_sized_image():
+    """1080p-like shapes cut tiles at every edge: the FFT and direct paths agree to float rounding (float
+    outputs) and to one level, almost always none, in rounded uint8 outputs."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (301, 517), dtype=np.uint8)
+    K = rng.uniform(-1, 1, (21, 21))
+    for border in BORDERS:
+        fft = run("fft", image, K, border=border, output="round", cval=7.0)
+        direct = run("direct", image, K, border=border, output="round", cval=7.0)
+        assert np.abs(fft.astype(int) - direct).max() <= 1
+        assert np.mean(fft != direct) < 1e-3
+        fft = run("fft", image, K, border=border, output="float", cval=7.0)
+        direct = run("direct", image, K, border=border, output="float", cval=7.0)
+        scale = np.abs(K).sum() * 255
+        np.testing.assert_allclose(fft, direct, rtol=0, atol=64 * 441 * np.finfo(np.float32).eps * scale)
+
+
+def test_fft_bound_holds_on_adversarial_tiles():
+    """fft_bound is a proof, but check it against the worst inputs at hand: full-scale constant and
+    checkerboard tiles, and random ones, on every tile side; the float32 error must stay below the bound."""
+    rng = np.random.default_rng(11)
+    for n in _paths.FFT_SIZES[:4]:
+        K = rng.uniform(-1, 1, (min(9, n - 1), min(9, n - 1)))
+        bound = _paths.fft_bound(K, n, 255.0)
+        y, x = np.mgrid[:3 * n, :3 * n]
+        for image in (np.full((3 * n, 3 * n), 255, np.uint8), ((y + x) % 2 * 255).astype(np.uint8),
+                      rng.integers(0, 256, (3 * n, 3 * n), dtype=np.uint8)):
+            with _paths.force("fft"):
+                plan = _paths.plan(K, image.dtype, "wrap", 0.0)
+                plan.fft_sides[4] = n       # this tile side, in float32
+                plan._args.clear()
+                ours = fastconv.convolve(image, K, border="wrap", output="float", accumulate="float32")
+                _paths._cached_plan.cache_clear()
+            exact = correlate_float64(image, K, "wrap")
+            assert np.abs(ours - exact).max() <= bound
+
+
+def test_fft_takes_float32_only_where_its_bound_allows():
+    """Rounded uint8 outputs stay within half a level of the exact sum: float32 transforms for normalised
+    kernels on small tiles, float64 where the bound is too loose (large gains)."""
+    blur = np.abs(np.random.default_rng(1).standard_normal((21, 21)))
+    blur /= blur.sum()
+    plan = _paths.plan(blur, np.dtype(np.uint8), "replicate", 0.0)
+    assert plan.path == "fft"
+    assert plan.accumulator(True, 0.0) == np.float32
+    assert _paths.fft_bound(blur, plan.fft_sides[4], 255.0) < 0.5
+    wild = np.random.default_rng(1).uniform(-1, 1, (21, 21))
+    plan = _paths.plan(wild, np.dtype(np.uint8), "replicate", 0.0)
+    assert plan.path == "fft" and plan.accumulator(True, 0.0) == np.float64
+    assert plan.accumulator(False, 0.0) == np.float32       # float outputs: float32 sums, as cv2
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e35])
+def test_fft_falls_back_to_direct_for_non_finite_or_vast_samples(bad, variant):
+    """One NaN, inf or vast sample would spoil a whole tile: the call takes the direct path and its NaN rule."""
+    rng = np.random.default_rng(2)
+    image = rng.standard_normal((90, 140)).astype(np.float32)
+    image[40, 70] = bad
+    K = rng.uniform(-1, 1, (21, 21))
+    K[10, :] = 0            # a zero row: NaN must not spread through it
+    fft = run("fft", image, K, output="float")
+    np.testing.assert_array_equal(fft, run("direct", image, K, output="float"))
+    if not np.isfinite(bad):
+        expected = correlate_nan_rule(image, K)
+        np.testing.assert_array_equal(np.isnan(fft), np.isnan(expected))
+
+
+@pytest.mark.parametrize("K, image_dtype, path", [
+    (np.random.default_rng(0).uniform(-1, 1, (21, 21)), np.uint8, "fft"),
+    (np.random.default_rng(0).uniform(-1, 1, (21, 21)), np.float32, "fft"),
+    (np.random.default_rng(0).uniform(-1, 1, (31, 31)), np.float64, "fft"),
+    (np.random.default_rng(0).uniform(-1, 1, (5, 5)), np.float32, "direct"),
+    (np.random.default_rng(0).integers(-3, 4, (21, 21)).astype(float), np.uint8, "direct"),   # exact sums
+    (np.random.default_rng(0).integers(-3, 4, (21, 21)).astype(float), np.float32, "fft"),
+    (fastconv.kernels.gaussian(21, 4.0), np.uint8, "separable"),
+    (np.full((21, 21), 1 / 441), np.float32, "separable"),
+])
+def test_automatic_choice_of_large_kernels(K, image_dtype, path):
+    assert _paths.choose(K, np.dtype(image_dtype), "replicate", 0.0)[0] == path
+
+
+def test_fft_refused_where_exact_sums_are_promised():
+    with pytest.raises(ValueError, match="the 'fft' path does not apply"):
+        run("fft", np.zeros((5, 5), np.uint8), np.ones((3, 4)) * 2)
+    with pytest.raises(ValueError, match="the 'fft' path does not apply"):
+        run("fft", np.zeros((5, 5), np.float32), np.full((3, 3), 1e30))
+
+
+def test_small_images_take_the_direct_path_automatically():
+    K = np.random.default_rng(0).uniform(-1, 1, (21, 21))
+    plan = _paths.plan(K, np.dtype(np.float32), "replicate", 0.0)
+    assert plan.path == "fft"
+    assert plan._fft_wastes((4, 4), np.float32) and not plan._fft_wastes((1080, 1920), np.float32)
+
+
+def test_fft_results_do_not_depend_on_the_thread_count(variant):
+    """Tiles fall at the same places whatever the threads: bit-identical results."""
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (200, 333), dtype=np.uint8)
+    K = rng.uniform(-1, 1, (17, 23))
+    for output in ("round", "float"):
+        serial = run("fft", image, K, output=output, threads=1)
+        for threads in (2, 3, 8):
+            np.testing.assert_array_equal(run("fft", image, K, output=output, threads=threads), serial)

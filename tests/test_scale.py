@@ -23,6 +23,7 @@ KERNELS = {
     "direct": np.array([[1, 0, 2], [0, 0, 0], [1, 0, 0]], np.float64),
     "separable": np.outer([1.0, 1.0], [1.0, 0.0, 1.0]),
     "box": np.ones((2, 2)),
+    "fft": np.array([[0.375, 0, 0.25], [0, 0, 0], [0.5, 0, 0.125]]),     # not integer: no exact sums promised
 }
 
 
@@ -59,4 +60,9 @@ def test_more_than_2_31_pixels_on_every_path(big_image, big_out, path):
         result = fastconv.convolve(big_image, K, output="round", out=big_out)
     assert result is big_out
     for y0, y1 in CHECKED_ROWS:
-        np.testing.assert_array_equal(result[y0:y1], reference_rows(big_image, K, y0, y1), err_msg=f"rows {y0}:{y1}")
+        expected = reference_rows(big_image, K, y0, y1)
+        if path == "fft":   # sums of eighths: the transform's rounding noise may break a tie the other way
+            difference = np.abs(result[y0:y1].astype(int) - expected)
+            assert difference.max() <= 1 and np.mean(difference) < 0.2, f"rows {y0}:{y1}"
+        else:
+            np.testing.assert_array_equal(result[y0:y1], expected, err_msg=f"rows {y0}:{y1}")

@@ -679,6 +679,322 @@ def correlate_separable(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# FFT path: overlap-save on square n x n tiles, for large dense kernels
+#
+# Two horizontally adjacent input tiles go in one complex tile (the first as the real part, the second as the
+# imaginary part): the kernel is real, so the real and imaginary parts of the result are the two tiles' results.
+# Each tile row holds its real parts then its imaginary parts, and every 1-D transform runs along axis 0, where a
+# butterfly combines whole rows: its inner loop runs along the row and vectorises. The second axis is transformed
+# after an in-place transpose.
+# The forward transform decimates in frequency (natural order in, bit-reversed order out) and the inverse decimates
+# in time (bit-reversed in, natural out), so no reordering pass is needed: the caller stores the kernel's spectrum
+# transposed and bit-reversed on both axes, scaled by 1 / n**2, and conjugated-flipped for correlation.
+
+cdef inline void _twiddle_rows(acc_t* ar_p, acc_t* br_p, acc_t wr, acc_t wi, Py_ssize_t n, bint dif) noexcept nogil:
+    """One radix-2 butterfly between rows a and b, along the row: (a + b, (a - b) w) when `dif`, else
+    (a + w b, a - w b)."""
+    cdef Py_ssize_t x
+    cdef acc_t ar, ai, br, bi, dr, di
+    cdef acc_t* ai_p = ar_p + n
+    cdef acc_t* bi_p = br_p + n
+    for x in range(n):
+        ar = ar_p[x]
+        ai = ai_p[x]
+        br = br_p[x]
+        bi = bi_p[x]
+        if dif:
+            ar_p[x] = ar + br
+            ai_p[x] = ai + bi
+            dr = ar - br
+            di = ai - bi
+            br_p[x] = _fma(dr, wr, -(di * wi))
+            bi_p[x] = _fma(dr, wi, di * wr)
+        else:
+            dr = _fma(br, wr, -(bi * wi))
+            di = _fma(br, wi, bi * wr)
+            ar_p[x] = ar + dr
+            ai_p[x] = ai + di
+            br_p[x] = ar - dr
+            bi_p[x] = ai - di
+
+
+cdef inline void _radix2_stage(acc_t* t, Py_ssize_t n, Py_ssize_t half, const acc_t* twr,
+                               const acc_t* twi, bint dif) noexcept nogil:
+    """The radix-2 stage whose butterflies pair rows `half` apart (twiddles conjugated for the inverse)."""
+    cdef Py_ssize_t b, k, row, step = n // (2 * half)
+    cdef acc_t sign = 1 if dif else -1
+    for b in range(n // (2 * half)):
+        for k in range(half):
+            row = 2 * half * b + k
+            _twiddle_rows(t + row * 2 * n, t + (row + half) * 2 * n, twr[k * step], sign * twi[k * step], n, dif)
+
+
+cdef inline void _radix4_stages(acc_t* t, Py_ssize_t n, Py_ssize_t q, const acc_t* twr,
+                                const acc_t* twi, bint dif) noexcept nogil:
+    """The two radix-2 stages pairing rows 2q and q apart (in that order when `dif`, the reverse otherwise), fused:
+    each group of four rows k, k + q, k + 2q, k + 3q is loaded once for both. The same operations as the two
+    separate stages, in registers instead of memory."""
+    cdef Py_ssize_t b, k, x, r0, step = n // (4 * q)
+    cdef acc_t w1r, w1i, w2r, w2i, w3r, w3i, sign = 1 if dif else -1
+    cdef acc_t x0r, x0i, x1r, x1i, x2r, x2i, x3r, x3i, dr, di, er, ei
+    cdef acc_t* p0r
+    cdef acc_t* p0i
+    cdef acc_t* p1r
+    cdef acc_t* p1i
+    cdef acc_t* p2r
+    cdef acc_t* p2i
+    cdef acc_t* p3r
+    cdef acc_t* p3i
+    for b in range(n // (4 * q)):
+        for k in range(q):
+            r0 = 4 * q * b + k
+            p0r = t + r0 * 2 * n
+            p1r = p0r + q * 2 * n
+            p2r = p1r + q * 2 * n
+            p3r = p2r + q * 2 * n
+            p0i = p0r + n
+            p1i = p1r + n
+            p2i = p2r + n
+            p3i = p3r + n
+            w1r = twr[k * step]                 # W_4q^k: pairs (k, k + 2q)
+            w1i = sign * twi[k * step]
+            w3r = twr[(k + q) * step]           # W_4q^(k+q): pairs (k + q, k + 3q)
+            w3i = sign * twi[(k + q) * step]
+            w2r = twr[2 * k * step]             # W_2q^k: pairs (k, k + q) and (k + 2q, k + 3q)
+            w2i = sign * twi[2 * k * step]
+            if dif:
+                for x in range(n):
+                    x0r = p0r[x]
+                    x0i = p0i[x]
+                    x1r = p1r[x]
+                    x1i = p1i[x]
+                    x2r = p2r[x]
+                    x2i = p2i[x]
+                    x3r = p3r[x]
+                    x3i = p3i[x]
+                    # stage pairing rows 2q apart
+                    dr = x0r - x2r
+                    di = x0i - x2i
+                    x0r = x0r + x2r
+                    x0i = x0i + x2i
+                    x2r = _fma(dr, w1r, -(di * w1i))
+                    x2i = _fma(dr, w1i, di * w1r)
+                    dr = x1r - x3r
+                    di = x1i - x3i
+                    x1r = x1r + x3r
+                    x1i = x1i + x3i
+                    x3r = _fma(dr, w3r, -(di * w3i))
+                    x3i = _fma(dr, w3i, di * w3r)
+                    # stage pairing rows q apart
+                    dr = x0r - x1r
+                    di = x0i - x1i
+                    p0r[x] = x0r + x1r
+                    p0i[x] = x0i + x1i
+                    p1r[x] = _fma(dr, w2r, -(di * w2i))
+                    p1i[x] = _fma(dr, w2i, di * w2r)
+                    dr = x2r - x3r
+                    di = x2i - x3i
+                    p2r[x] = x2r + x3r
+                    p2i[x] = x2i + x3i
+                    p3r[x] = _fma(dr, w2r, -(di * w2i))
+                    p3i[x] = _fma(dr, w2i, di * w2r)
+            else:
+                for x in range(n):
+                    x0r = p0r[x]
+                    x0i = p0i[x]
+                    x1r = p1r[x]
+                    x1i = p1i[x]
+                    x2r = p2r[x]
+                    x2i = p2i[x]
+                    x3r = p3r[x]
+                    x3i = p3i[x]
+                    # stage pairing rows q apart
+                    er = _fma(x1r, w2r, -(x1i * w2i))
+                    ei = _fma(x1r, w2i, x1i * w2r)
+                    x1r = x0r - er
+                    x1i = x0i - ei
+                    x0r = x0r + er
+                    x0i = x0i + ei
+                    er = _fma(x3r, w2r, -(x3i * w2i))
+                    ei = _fma(x3r, w2i, x3i * w2r)
+                    x3r = x2r - er
+                    x3i = x2i - ei
+                    x2r = x2r + er
+                    x2i = x2i + ei
+                    # stage pairing rows 2q apart
+                    er = _fma(x2r, w1r, -(x2i * w1i))
+                    ei = _fma(x2r, w1i, x2i * w1r)
+                    p0r[x] = x0r + er
+                    p0i[x] = x0i + ei
+                    p2r[x] = x0r - er
+                    p2i[x] = x0i - ei
+                    er = _fma(x3r, w3r, -(x3i * w3i))
+                    ei = _fma(x3r, w3i, x3i * w3r)
+                    p1r[x] = x1r + er
+                    p1i[x] = x1i + ei
+                    p3r[x] = x1r - er
+                    p3i[x] = x1i - ei
+
+
+cdef void _dif(acc_t* t, Py_ssize_t n, const acc_t* twr, const acc_t* twi) noexcept nogil:
+    """Forward DFT of each column of an n x n tile (butterflies between rows), decimating in frequency: natural
+    order in, bit-reversed order out. Twiddles tw[k] = exp(-2 pi i k / n), k < n / 2."""
+    cdef Py_ssize_t half = n // 2, stages = 0
+    while (1 << stages) < n:
+        stages += 1
+    if stages % 2:
+        _radix2_stage(t, n, half, twr, twi, True)
+        half //= 2
+    while half >= 2:
+        _radix4_stages(t, n, half // 2, twr, twi, True)
+        half //= 4
+
+
+cdef void _dit_inverse(acc_t* t, Py_ssize_t n, const acc_t* twr, const acc_t* twi) noexcept nogil:
+    """Unscaled inverse DFT of each column (bit-reversed in, natural out): _dif undone, times n."""
+    cdef Py_ssize_t q = 1
+    while 4 * q <= n:
+        _radix4_stages(t, n, q, twr, twi, False)
+        q *= 4
+    if q < n:
+        _radix2_stage(t, n, q, twr, twi, False)
+
+
+cdef void _transpose(acc_t* a, Py_ssize_t n, Py_ssize_t stride) noexcept nogil:
+    """Transpose the n x n matrix at `a` (rows `stride` apart) in place, in 8 x 8 blocks."""
+    cdef Py_ssize_t i0, j0, i, j
+    cdef acc_t t
+    for i0 in range(0, n, 8):
+        for j0 in range(i0, n, 8):
+            if i0 == j0:
+                for i in range(i0, i0 + 8):
+                    for j in range(i + 1, i0 + 8):
+                        t = a[i * stride + j]
+                        a[i * stride + j] = a[j * stride + i]
+                        a[j * stride + i] = t
+            else:
+                for i in range(i0, i0 + 8):
+                    for j in range(j0, j0 + 8):
+                        t = a[i * stride + j]
+                        a[i * stride + j] = a[j * stride + i]
+                        a[j * stride + i] = t
+
+
+cdef bint _fill_tile_plane(const src_t* sp, Py_ssize_t H, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t ax,
+                           const int64_t* row_map, const int64_t* col_map, acc_t cval, Py_ssize_t ty,
+                           Py_ssize_t tx, Py_ssize_t n, acc_t limit, acc_t* plane) noexcept nogil:
+    """Padded rows [ty, ty + n), columns [tx, tx + n) into the plane (rows 2n apart; zeros past the padded image);
+    False when a float sample is not finite or exceeds `limit` in magnitude (the tile cannot be trusted to the
+    FFT)."""
+    cdef Py_ssize_t r, c, PH = H + kh - 1, PW = W + kw - 1, c1 = min(tx + n, PW), ok = 0
+    cdef acc_t* row
+    cdef acc_t v
+    for r in range(n):
+        row = plane + r * 2 * n
+        if ty + r >= PH or tx >= PW:
+            for c in range(n):
+                row[c] = 0
+            continue
+        _fill_segment(sp, W, ax, row_map, col_map, cval, ty + r, tx, c1, row)
+        for c in range(c1 - tx, n):
+            row[c] = 0
+        if src_t is float or src_t is double:
+            ok = 0
+            for c in range(n):
+                v = row[c]
+                ok += (v <= limit) & (v >= -limit)
+            if ok != n:
+                return False
+    return True
+
+
+cdef bint _fft_pair(const src_t* sp, out_t* op, Py_ssize_t H, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw,
+                    Py_ssize_t ax, const int64_t* row_map, const int64_t* col_map, acc_t cval, Py_ssize_t n,
+                    const acc_t* sr, const acc_t* si, const acc_t* twr, const acc_t* twi, int policy, acc_t delta,
+                    acc_t lo, acc_t hi, acc_t limit, Py_ssize_t ty, Py_ssize_t tx, acc_t* t) noexcept nogil:
+    """Output rows [ty, ty + V), columns [tx, tx + 2 U) (V = n - kh + 1, U = n - kw + 1), clipped to the image.
+
+    The complex tile `t` has n rows of 2n: the real parts, then the imaginary parts (so a butterfly's four rows
+    are four pointers, few enough for the compiler's run-time overlap checks, and it vectorises)."""
+    cdef Py_ssize_t V = n - kh + 1, U = n - kw + 1, r, x, rows = min(V, H - ty)
+    cdef bint second = tx + U < W
+    cdef acc_t xr, xi, gr, gi
+    cdef acc_t* row
+    cdef const acc_t* sr_row
+    cdef const acc_t* si_row
+    if not _fill_tile_plane(sp, H, W, kh, kw, ax, row_map, col_map, cval, ty, tx, n, limit, t):
+        return False
+    if not _fill_tile_plane(sp, H, W, kh, kw, ax, row_map, col_map, cval, ty, tx + U, n, limit, t + n):
+        return False
+    _dif(t, n, twr, twi)
+    _transpose(t, n, 2 * n)
+    _transpose(t + n, n, 2 * n)
+    _dif(t, n, twr, twi)
+    for r in range(n):
+        row = t + r * 2 * n
+        sr_row = sr + r * n
+        si_row = si + r * n
+        for x in range(n):
+            xr = row[x]
+            xi = row[n + x]
+            gr = sr_row[x]
+            gi = si_row[x]
+            row[x] = _fma(xr, gr, -(xi * gi))
+            row[n + x] = _fma(xr, gi, xi * gr)
+    _dit_inverse(t, n, twr, twi)
+    _transpose(t, n, 2 * n)
+    _transpose(t + n, n, 2 * n)
+    _dit_inverse(t, n, twr, twi)
+    for r in range(rows):
+        _store(t + r * 2 * n, op + (ty + r) * W + tx, min(U, W - tx), policy, delta, lo, hi)
+        if second:
+            _store(t + r * 2 * n + n, op + (ty + r) * W + tx + U, min(U, W - tx - U), policy, delta, lo, hi)
+    return True
+
+
+def correlate_fft(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const acc_t[:, ::1] spec_re,
+                  const acc_t[:, ::1] spec_im, const acc_t[::1] tw_re, const acc_t[::1] tw_im,
+                  const int64_t[::1] row_map, const int64_t[::1] col_map, Py_ssize_t ax, double cval,
+                  out_t[:, ::1] out, int policy, double delta, double lo, double hi, double limit, int nthreads):
+    """FFT path: out = policy(correlation + delta) by overlap-save on n x n tiles (n = spec_re.shape[0], a power
+    of two from 8 up, n > kh and n > kw), two tiles per complex transform; spectra and twiddles (tw[k] =
+    exp(-2 pi i k / n), k < n / 2) as fastconv._paths.fft_spectrum makes them. Returns False, with `out`
+    incomplete, when a float image holds a sample that is not finite or exceeds `limit` in magnitude: one such
+    sample would spoil its whole tile, so the caller takes the direct path instead."""
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], n = spec_re.shape[0]
+    cdef Py_ssize_t V = n - kh + 1, U = n - kw + 1
+    cdef Py_ssize_t nty = (H + V - 1) // V, npx = (W + 2 * U - 1) // (2 * U)
+    cdef Py_ssize_t items = nty * npx, it
+    cdef int failed = 0, bad = 0
+    cdef int* failed_p = &failed
+    cdef int* bad_p = &bad
+    cdef acc_t* tile
+    cdef const src_t* sp = &src[0, 0]
+    cdef out_t* op = &out[0, 0]
+    cdef const acc_t* sr = &spec_re[0, 0]
+    cdef const acc_t* si = &spec_im[0, 0]
+    cdef const acc_t* twr = &tw_re[0]
+    cdef const acc_t* twi = &tw_im[0]
+    cdef const int64_t* rmap = &row_map[0]
+    cdef const int64_t* cmap = &col_map[0]
+    cdef acc_t cval_a = <acc_t>cval, delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
+    cdef acc_t limit_a = <acc_t>limit
+    with nogil, parallel(num_threads=nthreads):
+        tile = <acc_t*>PyMem_RawMalloc(2 * n * n * sizeof(acc_t))
+        if tile == NULL:
+            failed_p[0] = 1
+        for it in prange(items, schedule="dynamic"):
+            if tile != NULL and not bad_p[0]:
+                if not _fft_pair(sp, op, H, W, kh, kw, ax, rmap, cmap, cval_a, n, sr, si, twr, twi, policy,
+                                 delta_a, lo_a, hi_a, limit_a, (it // npx) * V, (it % npx) * 2 * U, tile):
+                    bad_p[0] = 1
+        PyMem_RawFree(tile)
+    if failed:
+        raise MemoryError("fastconv: could not allocate the per-thread tiles")
+    return not bad
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Box path: exact integer sums
 
 cdef inline void _add_int_row(int32_t* colsum, const int_src_t* sp, Py_ssize_t W, Py_ssize_t PW, Py_ssize_t ax,

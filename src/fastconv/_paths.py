@@ -9,6 +9,13 @@
 - ``integer``: the direct path in exact int16 arithmetic, for uint8 images and integer-valued kernels whose
   sums cannot leave int16 (the tutorial's sharpen, Laplacian, Sobel, emboss): twice the lanes of float32, no
   conversions, no rounding at all.
+- ``fft``: large dense kernels, by overlap-save on small square tiles (``FFT_TILE_BYTES`` per thread): a cost
+  that grows with log(tile) instead of with the taps. Not for integer-valued kernels on integer images (an FFT
+  cannot give their exact sums) nor for non-finite taps or border values; a float image with a non-finite (or
+  vast) sample falls back to the direct path, since one such sample would spoil a whole tile. Its float32
+  accumulator is used only where a rigorous error bound of the transform allows (see `fft_bound`), else float64.
+  Rounding noise depends on where the tiles fall: results agree with the direct path within float rounding, but
+  unlike the other paths a pixel's last bits can depend on the image's size.
 
 ``force(path)`` (private, for tests and benchmarks) makes every call take `path` where it applies and raise
 ``ValueError`` where it does not.
@@ -21,8 +28,9 @@ import numpy as np
 from fastconv import _dispatch
 from fastconv._output import accumulator_dtype, chunked_sum_bound, partial_sum_bound
 
-PATHS = ("direct", "separable", "box", "integer")
+PATHS = ("direct", "separable", "box", "integer", "fft")
 _F64_EPS = np.finfo(np.float64).eps
+_U32 = 2.0 ** -24
 _INT_IMAGES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16))
 _forced = None
 
@@ -85,12 +93,20 @@ def _integer_fits(kernel, image_dtype, border, cval):
     return np.abs(kernel).sum() * 255 <= _INT16_ROOM
 
 
+def _fft_fits(kernel, image_dtype, cval):
+    integer_sums = image_dtype.kind in "iu" and np.array_equal(kernel, np.round(kernel))
+    reach = max(np.abs(kernel).max(), abs(cval))
+    return not integer_sums and max(kernel.shape) <= FFT_SIZES[-1] // 2 and reach <= _FFT_REACH
+
+
 def _choose(kernel, image_dtype, border, cval, forced):
-    """(path, rank-1 factors or None): the forced path, or the cheapest that applies."""
+    """(path, rank-1 factors or None): the forced path, or the cheapest that applies. The FFT path is weighed
+    against the direct path later (Plan), where the accumulators are known."""
     factors = rank1_factors(kernel) if min(kernel.shape) > 1 else None
     candidates = {"direct": True, "separable": factors is not None,
                   "box": _box_fits(kernel, image_dtype, border, cval),
-                  "integer": _integer_fits(kernel, image_dtype, border, cval)}
+                  "integer": _integer_fits(kernel, image_dtype, border, cval),
+                  "fft": _fft_fits(kernel, image_dtype, cval)}
     if forced is not None:
         if not candidates[forced]:
             raise ValueError(f"the {forced!r} path does not apply to this kernel and image")
@@ -195,6 +211,86 @@ def direct_strip(width, kh, kw, acc):
     return _strip(width, kh + 1, np.dtype(acc).itemsize, kw - 1, DIRECT_RING_BYTES)
 
 
+#: Side lengths the FFT path's square tiles may have, and the bytes one thread's tile (two planes) may take: a
+#: tile stays in the second-level cache and the extra memory stays small whatever the image size.
+FFT_SIZES = (16, 32, 64, 128, 256)
+FFT_TILE_BYTES = 128 * 1024
+
+#: The FFT path declines taps and constant borders beyond this magnitude (the transform's sums would overflow
+#: float32 long before the direct path's).
+_FFT_REACH = 1e18
+
+#: Cost model behind the choice between the direct and FFT paths, measured on the machine the bench ran on
+#: (bench/results.md; the ratios are what matter), keyed by accumulator size: nanoseconds per multiply-add of the
+#: direct path, and per output pixel of the FFT path: per unit of `_fft_cost_per_pixel` plus a fixed part
+#: (loading and storing).
+DIRECT_NS_PER_TAP = {4: 0.019, 8: 0.037}
+FFT_NS_PER_UNIT = {4: 0.12, 8: 0.2}
+FFT_NS_PER_PIXEL = {4: 0.6, 8: 0.5}
+
+
+def fft_tile(shape, itemsize, accept=None):
+    """Tile side of the FFT path for a kernel of `shape`: the cheapest per output pixel within FFT_TILE_BYTES
+    (and, given `accept`, among the sides it accepts when there are any)."""
+    kh, kw = shape
+    sides = [n for n in FFT_SIZES if n > max(kh, kw) and 2 * n * n * itemsize <= FFT_TILE_BYTES]
+    if not sides:       # kernels too large for the budget: the smallest tile twice their size
+        sides = [min(n for n in FFT_SIZES if n >= 2 * max(kh, kw))]
+    if accept is not None and any(accept(n) for n in sides):
+        sides = [n for n in sides if accept(n)]
+    return min(sides, key=lambda n: _fft_cost_per_pixel(n, kh, kw))
+
+
+def _fft_cost_per_pixel(n, kh, kw):
+    """Points x radix-2 stages of a forward and an inverse 2-D transform per output pixel, for one real tile."""
+    return 2 * (n * n / 2) * 2 * np.log2(n) / ((n - kh + 1) * (n - kw + 1))
+
+
+def _fft_ns_per_pixel(n, kh, kw, itemsize):
+    return _fft_cost_per_pixel(n, kh, kw) * FFT_NS_PER_UNIT[itemsize] + FFT_NS_PER_PIXEL[itemsize]
+
+
+def fft_bound(kernel, n, peak, magnitude=None):
+    """Worst-case float32 error of one output of the FFT path on n x n tiles, samples within +-`peak`.
+
+    Higham (Accuracy and Stability of Numerical Algorithms, 2nd ed., thm. 24.2): t radix-2 stages with twiddles
+    accurate to mu give ||fl(FFT x) - FFT x||_2 <= ((1 + eta)**t - 1) ||FFT x||_2, eta = mu + gamma_4 (sqrt(2) +
+    mu). A 2-D transform is t = 2 log2(n) stages; ||FFT x||_2 = n ||x||_2 with ||x||_2 <= sqrt(2) n peak for the
+    two real tiles packed as one complex tile; the pointwise product with the kernel's spectrum (stored rounded)
+    multiplies by at most g = max |spectrum| and adds a few roundings; the inverse repeats the forward's error.
+    One output's error is at most the error vector's 2-norm. `magnitude` (largest |sum|) adds the final delta's
+    rounding.
+    """
+    u = _U32
+    g = float(np.abs(np.fft.fft2(kernel, (n, n))).max())
+    gamma4 = 4 * u / (1 - 4 * u)
+    mu = 2 * u
+    eta = mu + gamma4 * (np.sqrt(2) + mu)
+    e1 = (1 + eta) ** (2 * np.log2(n)) - 1
+    x = np.sqrt(2) * n * peak
+    product = 4 * u + 2 * u * (1 + e1)
+    total = g * x * (e1 + product + e1 * (1 + e1) * (1 + product))
+    if magnitude is None:
+        magnitude = np.abs(kernel).sum() * peak
+    return 1.01 * total + 2 * u * magnitude
+
+
+def fft_spectrum(kernel, n, acc):
+    """(spec_re, spec_im, tw_re, tw_im) for the core's FFT path: the spectrum of the kernel as a correlation
+    (conj-flipped), scaled by 1 / n**2, bit-reversed on both axes and transposed (the order the forward transform
+    leaves a tile in), and the twiddles exp(-2 pi i k / n), k < n / 2."""
+    kh, kw = kernel.shape
+    g = np.zeros((n, n))
+    g[np.ix_(-np.arange(kh) % n, -np.arange(kw) % n)] = kernel
+    spectrum = np.fft.fft2(g) / (n * n)
+    bits = int(np.log2(n))
+    rev = np.array([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)])
+    spectrum = spectrum[np.ix_(rev, rev)].T
+    twiddles = np.exp(-2j * np.pi * np.arange(n // 2) / n)
+    return tuple(np.ascontiguousarray(a, dtype=acc) for a in (spectrum.real, spectrum.imag, twiddles.real,
+                                                               twiddles.imag))
+
+
 def _vertical_groups(v):
     """direct_groups of the separable path's vertical pass: the kh x 1 kernel v."""
     return direct_groups(v.reshape(-1, 1), paired=np.count_nonzero(v) >= SEPARABLE_PAIR_FROM_TAPS)
@@ -217,6 +313,34 @@ class Plan:
         self._args = {}
         self._bounds = {}
         self._accumulators = {}
+        self.fft_sides = None   # FFT tile side per accumulator itemsize, for kernels the FFT path may take
+        if self.path == "fft" or (self.path == "direct" and forced is None and _fft_fits(kernel, image_dtype, cval)):
+            self._prefer_fft(forced == "fft")
+
+    def _prefer_fft(self, forced):
+        """Take the FFT path (if `forced`, or if cheaper than the direct path by the cost model), and pick its
+        float32 tile: one whose rigorous error bound keeps integer outputs of integer images within half a level
+        where possible."""
+        kh, kw = self.kernel.shape
+        peak = self.peak
+        accept = None
+        if self.image_dtype.kind in "iu":
+            direct = _row_sum_bound(direct_groups(self.kernel)[1], -peak, peak)
+            accept = lambda n: max(fft_bound(self.kernel, n, peak), direct) < 0.5    # noqa: E731
+        self.fft_sides = {4: fft_tile((kh, kw), 4, accept), 8: fft_tile((kh, kw), 8)}
+        if forced:
+            self.path = "fft"
+            return
+        itemsizes = {}
+        for path in ("fft", "direct"):      # the accumulators each path would take for integer outputs
+            self.path = path
+            itemsizes[path] = self.accumulator(True, 0.0).itemsize
+            self._bounds.clear()
+            self._accumulators.clear()
+        fft_acc, direct_acc = itemsizes["fft"], itemsizes["direct"]
+        fft_cost = _fft_ns_per_pixel(self.fft_sides[fft_acc], kh, kw, fft_acc)
+        if fft_cost < self._nonzero * DIRECT_NS_PER_TAP[direct_acc]:
+            self.path = "fft"
 
     def accumulator(self, integer_output, cval):
         """The accumulator dtype (fastconv._output.accumulator_dtype) for this kernel and image dtype, cached."""
@@ -237,6 +361,10 @@ class Plan:
     def _error_bound(self, lo, hi):
         if self.path in ("box", "integer"):
             return 0.0          # exact integer sums
+        if self.path == "fft":  # the FFT's bound, and the direct path's, which a float image may fall back to
+            peak = max(abs(lo), abs(hi))
+            return max(fft_bound(self.kernel, self.fft_sides[4], peak), _row_sum_bound(direct_groups(self.kernel)[1],
+                                                                                         lo, hi))
         if self.path == "separable":
             v, h = self.factors
             h = h[h != 0]
@@ -252,7 +380,9 @@ class Plan:
         i64 = np.int64
         if path == "integer":
             acc = np.int16
-        if path == "box":
+        if path == "fft":
+            args = fft_spectrum(self.kernel, self.fft_sides[np.dtype(acc).itemsize], acc)
+        elif path == "box":
             n, value = self.kernel.size, float(self.kernel.flat[0])
             divide = value == 1.0 / n
             # float32 arithmetic when every window sum is exact in float32 (then an exact mean stays exact) and the
@@ -284,9 +414,24 @@ class Plan:
         """Multiply-adds per output pixel on `path`, roughly (the integer path's int16 lanes count half)."""
         if path == "box":
             return 4
+        if path == "fft":
+            return 64
         if path == "separable":
             return self._separable_taps
         return max(1, self._nonzero // 2) if path == "integer" else max(1, self._nonzero)
+
+    def _fft_limit(self, acc):
+        """Largest sample magnitude the FFT path takes in accumulator `acc`: far from overflow in its sums."""
+        n = self.fft_sides[np.dtype(acc).itemsize]
+        return float(np.finfo(acc).max) / (16.0 * n * n * max(1.0, float(np.abs(self.kernel).sum())))
+
+    def _fft_wastes(self, shape, acc):
+        """True when an image is so small against the FFT path's tiles that the direct path is cheaper."""
+        itemsize = np.dtype(acc).itemsize
+        n, (kh, kw) = self.fft_sides[itemsize], self.kernel.shape
+        tiles = _ceil_div(shape[0], n - kh + 1) * _ceil_div(shape[1], 2 * (n - kw + 1)) * 2
+        fft = tiles * _fft_ns_per_pixel(n, kh, kw, itemsize) * (n - kh + 1) * (n - kw + 1)
+        return fft >= shape[0] * shape[1] * self._nonzero * DIRECT_NS_PER_TAP[itemsize]
 
     def threads(self, path, pixels, nthreads):
         """Threads for `pixels` output pixels on `path`: at most `nthreads`, one per WORK_PER_THREAD of work."""
@@ -309,6 +454,16 @@ class Plan:
             _, _, scale, divide = args
             core.box_filter(plane, kh, kw, rows, cols, ax, int(cval), scale, divide, out, policy, delta, lo, hi,
                             nthreads)
+        elif path == "fft":
+            limit = self._fft_limit(acc)
+            vast = abs(cval) > limit or (self.image_dtype.kind in "iu" and self.peak > limit)
+            if not vast and (_forced == "fft" or not self._fft_wastes(plane.shape, acc)):
+                if core.correlate_fft(plane, kh, kw, *args, rows, cols, ax, cval, out, policy, delta, lo, hi,
+                                      limit, nthreads):
+                    return
+            path = "direct"     # a small image, or a non-finite or vast sample (it would spoil a whole tile)
+            core.correlate(plane, *self._kernel_args(path, acc), rows, cols, ax, cval, out, policy, delta, lo, hi,
+                           self.threads(path, plane.size, nthreads), direct_strip(width, kh, kw, acc))
         elif path == "separable":
             core.correlate_separable(plane, *args, rows, cols, ax, cval, out, policy, delta, lo, hi, nthreads,
                                      separable_strip(width, kh, acc))

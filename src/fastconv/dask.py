@@ -1,5 +1,8 @@
 """Lazy filtering of dask arrays, identical to the in-memory functions: images larger than memory, on a cluster.
 
+(Identical on every path but the FFT path of large dense kernels, whose rounding noise depends on where its tiles
+fall: there a block agrees with the whole image to float rounding.)
+
 Each block is filtered by the in-memory function itself (one thread per block by default: dask runs the blocks in
 parallel) with a halo of neighbouring pixels, shared by ``dask.array.map_overlap``. The border is not dask's: the
 blocks at the image's edge get no halo on that side and apply the border themselves, which gives the in-memory
