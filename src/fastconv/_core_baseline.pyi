@@ -37,6 +37,12 @@ def correlate_separable(
     col_map: NDArray[np.int64], ax: int, cval: float, out: NDArray[Any], policy: int, delta: float, lo: float,
     hi: float, nthreads: int, strip: int,
 ) -> None: ...
+def correlate_fft(
+    src: NDArray[Any], kh: int, kw: int, spec_re: NDArray[np.floating[Any]], spec_im: NDArray[np.floating[Any]],
+    tw_re: NDArray[np.floating[Any]], tw_im: NDArray[np.floating[Any]], row_map: NDArray[np.int64],
+    col_map: NDArray[np.int64], ax: int, cval: float, out: NDArray[Any], policy: int, delta: float, lo: float,
+    hi: float, limit: float, nthreads: int,
+) -> bool: ...
 def box_filter(
     src: NDArray[np.uint8 | np.uint16 | np.int16], kh: int, kw: int, row_map: NDArray[np.int64],
     col_map: NDArray[np.int64], ax: int, cval: int, scale: NDArray[np.floating[Any]], divide: bool,
