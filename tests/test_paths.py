@@ -370,3 +370,41 @@ def test_fft_results_do_not_depend_on_the_thread_count(variant):
         serial = run("fft", image, K, output=output, threads=1)
         for threads in (2, 3, 8):
             np.testing.assert_array_equal(run("fft", image, K, output=output, threads=threads), serial)
+
+
+@pytest.mark.parametrize("policy", [_paths.POLICY_FLOOR, _paths.POLICY_ROUND])
+def test_box_mean_reciprocal_gives_the_exact_mean_for_every_window_sum(policy):
+    """The box path multiplies by a reciprocal instead of dividing where that gives the same integers: checked
+    for every window sum of uint8 windows, against exact integer arithmetic."""
+    used = 0
+    for n in list(range(1, 130)) + [225, 256, 289, 441, 961, 1024, 2025]:
+        r = _paths.mean_reciprocal(n, 255, policy)
+        if r is None:
+            continue
+        used += 1
+        S = np.arange(n * 255 + 1)
+        q = S.astype(np.float32) * r[0]
+        assert q.dtype == np.float32
+        if policy == _paths.POLICY_FLOOR:
+            np.testing.assert_array_equal(np.floor(q), S // n, err_msg=f"n={n}")
+        else:
+            np.testing.assert_array_equal(np.rint(q), np.rint(S / n), err_msg=f"n={n}")
+    assert used > 60
+    assert _paths.mean_reciprocal(6, 255, _paths.POLICY_ROUND) is None      # ties: 3 / 6 = 0.5
+    assert _paths.mean_reciprocal(49, 65535, _paths.POLICY_FLOOR) is None   # too many float32 roundings to trust
+
+
+@pytest.mark.parametrize("kshape", [(1, 1), (3, 8), (21, 21), (2, 257), (7, 258)], ids=str)
+def test_box_rows_first_for_uint8_equals_the_column_sums(kshape, variant, monkeypatch):
+    """uint8 images take the box path rows first (uint16 window sums, up to 257 columns); the column sums in
+    int32 are the other way: both exact, so identical on every border, output policy and cval."""
+    rng = np.random.default_rng(sum(kshape))
+    image = rng.integers(0, 256, (40, 300), dtype=np.uint8)
+    cases = [(np.full(kshape, value), border, output, cval)
+             for value in (1.0 / (kshape[0] * kshape[1]), 1.0, 0.37) for border in BORDERS
+             for output in ("floor", "round", "float") for cval in (0.0, 200.0)]
+    rows_first = [run("box", image, K, border=b, output=o, cval=c, threads=2) for K, b, o, c in cases]
+    monkeypatch.setattr(_paths, "BOX_ROWS_FIRST", False)
+    columns_first = [run("box", image, K, border=b, output=o, cval=c, threads=2) for K, b, o, c in cases]
+    for a, b, case in zip(rows_first, columns_first, cases):
+        np.testing.assert_array_equal(a, b, err_msg=str(case[1:]))

@@ -16,7 +16,7 @@ from cpython.mem cimport PyMem_RawMalloc, PyMem_RawFree
 from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
 
-from fastconv._types cimport src_t, out_t, acc_t, dacc_t, int_src_t
+from fastconv._types cimport src_t, out_t, acc_t, dacc_t, int_src_t, box_sum_t
 
 cdef extern from *:
     """
@@ -636,9 +636,10 @@ def correlate_separable(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     cdef Py_ssize_t nb = both_c0.shape[0], n0 = only0_c0.shape[0], n1 = only1_c1.shape[0]
     cdef Py_ssize_t step = 2 if paired else 1
     cdef Py_ssize_t npairs = (H + step - 1) // step
-    # each band filters kh - 1 rows more than it outputs: fewer, larger bands than the other paths
-    cdef Py_ssize_t nbands = min(npairs, 2 * nthreads) if nthreads > 1 else 1
-    cdef Py_ssize_t b, s
+    # each band filters kh - 1 rows more than it outputs, in each strip: one band per thread, and the threads share
+    # out (band, strip) pieces
+    cdef Py_ssize_t nbands = min(npairs, nthreads) if nthreads > 1 else 1
+    cdef Py_ssize_t b, s, piece
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef acc_t* padded
@@ -664,13 +665,14 @@ def correlate_separable(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
         ptrs = <acc_t**>PyMem_RawMalloc((nh + nb + n0 + n1 + 1) * sizeof(acc_t*))
         if padded == NULL or ring == NULL or ptrs == NULL:
             failed_p[0] = 1
-        for b in prange(nbands, schedule="dynamic"):
+        for piece in prange(nbands * nstrips, schedule="dynamic"):
             if padded != NULL and ring != NULL and ptrs != NULL:
-                for s in range(nstrips):
-                    _separable_band(sp, op, W, kh, kw, hidx, hval, nh, bd, b0, b1, nb, d0, c0, n0, d1, c1, n1,
-                                    ax, rmap, cmap, cval_a, policy, delta_a, lo_a, hi_a, paired, chunk,
-                                    step * (b * npairs // nbands), min(H, step * ((b + 1) * npairs // nbands)),
-                                    s * SW, min(W, (s + 1) * SW), padded, ring, ptrs)
+                b = piece // nstrips
+                s = piece % nstrips
+                _separable_band(sp, op, W, kh, kw, hidx, hval, nh, bd, b0, b1, nb, d0, c0, n0, d1, c1, n1,
+                                ax, rmap, cmap, cval_a, policy, delta_a, lo_a, hi_a, paired, chunk,
+                                step * (b * npairs // nbands), min(H, step * ((b + 1) * npairs // nbands)),
+                                s * SW, min(W, (s + 1) * SW), padded, ring, ptrs)
         PyMem_RawFree(padded)
         PyMem_RawFree(ring)
         PyMem_RawFree(ptrs)
@@ -1023,13 +1025,13 @@ cdef inline void _add_int_row(int32_t* colsum, const int_src_t* sp, Py_ssize_t W
         colsum[c] += sign * (cval if m < 0 else <int32_t>s[m])
 
 
-cdef inline void _window_sums(const int32_t* col, Py_ssize_t W, Py_ssize_t kw, int32_t* a, int32_t* b,
-                              int32_t* res) noexcept nogil:
+cdef inline void _window_sums(const box_sum_t* col, Py_ssize_t W, Py_ssize_t kw, box_sum_t* a, box_sum_t* b,
+                              box_sum_t* res) noexcept nogil:
     """res[x] = sum of col[x .. x + kw - 1] by doubling: O(log kw) vector passes instead of kw (wide windows)."""
     cdef Py_ssize_t x, width = 1, offset, n = W + kw - 1
-    cdef const int32_t* cur = col
-    cdef int32_t* nxt = a
-    cdef int32_t* spare = b
+    cdef const box_sum_t* cur = col
+    cdef box_sum_t* nxt = a
+    cdef box_sum_t* spare = b
     offset = 1 if kw & 1 else 0
     for x in range(W):
         res[x] = col[x] if kw & 1 else 0
@@ -1038,7 +1040,7 @@ cdef inline void _window_sums(const int32_t* col, Py_ssize_t W, Py_ssize_t kw, i
             nxt[x] = cur[x] + cur[x + width]
         cur = nxt
         nxt = spare
-        spare = <int32_t*>cur
+        spare = <box_sum_t*>cur
         width *= 2
         if kw & width:
             for x in range(W):
@@ -1130,6 +1132,95 @@ def box_filter(const int_src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const 
             if work != NULL:
                 _box_band(sp, op, W, kh, kw, ax, rmap, cmap, cval, scale_a, divide, policy, delta_a, lo_a, hi_a,
                           b * H // nbands, (b + 1) * H // nbands, work, work + PW, work + 2 * PW, work + 3 * PW)
+        PyMem_RawFree(work)
+    if failed:
+        raise MemoryError("fastconv: could not allocate the per-thread row buffers")
+
+
+cdef void _box_band_u8(const uint8_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t ax,
+                       const int64_t* row_map, const int64_t* col_map, uint16_t cval, acc_t scale, bint divide,
+                       int policy, acc_t delta, acc_t lo, acc_t hi, Py_ssize_t y0, Py_ssize_t y1,
+                       int32_t* colsum, uint16_t* padded, uint16_t* a, uint16_t* b, uint16_t* fresh,
+                       uint16_t* ring) noexcept nogil:
+    """The box path for uint8 images, rows first: each padded row's window sums in uint16 (twice the lanes of
+    int32; kw * 255 fits), kept in a ring of kh rows; the column sums slide down by the newest row's sums minus
+    the oldest's."""
+    cdef Py_ssize_t PW = W + kw - 1, p, y, x, c, m, r, x0, n, u
+    cdef uint16_t* old
+    cdef uint16_t v
+    cdef acc_t done[FC_BLOCK_F]
+    for x in range(W):
+        colsum[x] = 0
+    for p in range(y0, y1 + kh - 1):
+        r = row_map[p]
+        if r < 0:
+            for c in range(PW):
+                padded[c] = cval
+        else:
+            for c in range(ax):
+                m = col_map[c]
+                padded[c] = cval if m < 0 else sp[r * W + m]
+            for c in range(W):
+                padded[ax + c] = sp[r * W + c]
+            for c in range(ax + W, PW):
+                m = col_map[c]
+                padded[c] = cval if m < 0 else sp[r * W + m]
+        _window_sums(padded, W, kw, a, b, fresh)
+        old = ring + (p % kh) * W
+        if p < y0 + kh:
+            for x in range(W):
+                v = fresh[x]
+                colsum[x] += v
+                old[x] = v
+        else:           # the ring slot holds padded row p - kh, which leaves the window
+            for x in range(W):
+                v = fresh[x]
+                colsum[x] += <int32_t>v - <int32_t>old[x]
+                old[x] = v
+        if p < y0 + kh - 1:
+            continue
+        y = p - kh + 1
+        x0 = 0
+        while x0 < W:
+            n = min(<Py_ssize_t>FC_BLOCK_F, W - x0)
+            if divide:
+                for u in range(n):
+                    done[u] = <acc_t>colsum[x0 + u] / scale
+            else:
+                for u in range(n):
+                    done[u] = <acc_t>colsum[x0 + u] * scale
+            _store(done, op + y * W + x0, n, policy, delta, lo, hi)
+            x0 += n
+
+
+def box_filter_u8(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const int64_t[::1] row_map,
+                  const int64_t[::1] col_map, Py_ssize_t ax, int cval, const acc_t[::1] scale, bint divide,
+                  out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads):
+    """box_filter for uint8 images with kw * 255 <= 65535 and 0 <= cval <= 255 (the caller checks): the same
+    exact sums, rows first in uint16."""
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
+    cdef Py_ssize_t nbands = min(H, 4 * nthreads) if nthreads > 1 else 1
+    cdef Py_ssize_t b
+    cdef int failed = 0
+    cdef int* failed_p = &failed
+    cdef int32_t* colsum
+    cdef uint16_t* work
+    cdef const uint8_t* sp = &src[0, 0]
+    cdef out_t* op = &out[0, 0]
+    cdef const int64_t* rmap = &row_map[0]
+    cdef const int64_t* cmap = &col_map[0]
+    cdef acc_t scale_a = scale[0], delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
+    with nogil, parallel(num_threads=nthreads):
+        colsum = <int32_t*>PyMem_RawMalloc(W * sizeof(int32_t))
+        work = <uint16_t*>PyMem_RawMalloc((3 * PW + (kh + 1) * W) * sizeof(uint16_t))
+        if colsum == NULL or work == NULL:
+            failed_p[0] = 1
+        for b in prange(nbands, schedule="dynamic"):
+            if colsum != NULL and work != NULL:
+                _box_band_u8(sp, op, W, kh, kw, ax, rmap, cmap, <uint16_t>cval, scale_a, divide, policy, delta_a,
+                             lo_a, hi_a, b * H // nbands, (b + 1) * H // nbands, colsum, work, work + PW,
+                             work + 2 * PW, work + 3 * PW, work + 3 * PW + W)
+        PyMem_RawFree(colsum)
         PyMem_RawFree(work)
     if failed:
         raise MemoryError("fastconv: could not allocate the per-thread row buffers")

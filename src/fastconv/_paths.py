@@ -26,7 +26,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from fastconv import _dispatch
-from fastconv._output import accumulator_dtype, chunked_sum_bound, partial_sum_bound
+from fastconv._output import POLICY_FLOOR, POLICY_ROUND, accumulator_dtype, chunked_sum_bound, partial_sum_bound
 
 PATHS = ("direct", "separable", "box", "integer", "fft")
 _F64_EPS = np.finfo(np.float64).eps
@@ -291,6 +291,34 @@ def fft_spectrum(kernel, n, acc):
                                                                twiddles.imag))
 
 
+#: uint8 images take the box path rows first: window sums of each row in uint16 (twice int32's lanes), then
+#: sliding column sums; other images (and kernels wider than 257, or border values outside 0..255) take the
+#: column sums first, in int32. Both are exact: tests switch this off to compare them.
+BOX_ROWS_FIRST = True
+
+
+@functools.lru_cache(maxsize=64)
+def mean_reciprocal(n, peak, policy):
+    """A float32 r such that rounding (`policy` POLICY_ROUND) or flooring (POLICY_FLOOR) fl(S * r) gives the same
+    integer as S / n exactly, for every integer window sum S in [0, n * peak]; None where none is known to.
+
+    fl(S * r) is within a few float32 roundings of S / n (relative error at most 6u, u = 2**-24). A mean S / n
+    that is not an integer lies at least 1 / n from the next integer and 1 / (2n) from a half-integer, unless it
+    is a half-integer itself, which odd n (and powers of two, whose reciprocal is exact) rule out. So where
+    6u * peak < 1 / (2n): rounding needs r = fl(1 / n) and no tie; flooring needs r >= (1 / n)(1 + 2u), so that
+    an exact integer mean is never computed just below itself."""
+    u = _U32
+    if policy not in (POLICY_FLOOR, POLICY_ROUND) or 12 * u * peak * n >= 1:
+        return None
+    exact = 1.0 / n
+    r = np.float32(exact)
+    if policy == POLICY_ROUND:
+        return np.array([r], np.float32) if n % 2 or (n & (n - 1)) == 0 else None
+    while float(r) < exact * (1 + 2 * u):
+        r = np.nextafter(r, np.float32(np.inf))
+    return np.array([r], np.float32)
+
+
 def _vertical_groups(v):
     """direct_groups of the separable path's vertical pass: the kh x 1 kernel v."""
     return direct_groups(v.reshape(-1, 1), paired=np.count_nonzero(v) >= SEPARABLE_PAIR_FROM_TAPS)
@@ -452,8 +480,13 @@ class Plan:
                                      direct_strip(width, kh, kw, np.int16))
         elif path == "box":
             _, _, scale, divide = args
-            core.box_filter(plane, kh, kw, rows, cols, ax, int(cval), scale, divide, out, policy, delta, lo, hi,
-                            nthreads)
+            if divide and delta == 0 and lo >= 0 and cval >= 0 and self.image_dtype.kind == "u":
+                reciprocal = mean_reciprocal(self.kernel.size, self.peak, policy)
+                if reciprocal is not None:      # a multiplication instead of a division: same integer outputs
+                    scale, divide = reciprocal, False
+            rows_first = BOX_ROWS_FIRST and plane.dtype == np.uint8 and kw * 255 <= 65535 and 0 <= cval <= 255
+            (core.box_filter_u8 if rows_first else core.box_filter)(plane, kh, kw, rows, cols, ax, int(cval), scale,
+                                                                    divide, out, policy, delta, lo, hi, nthreads)
         elif path == "fft":
             limit = self._fft_limit(acc)
             vast = abs(cval) > limit or (self.image_dtype.kind in "iu" and self.peak > limit)

@@ -1,5 +1,5 @@
 # Fused numeric types shared by the compiled variants of the core.
-from libc.stdint cimport uint8_t, uint16_t, int16_t
+from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t
 
 # Pixel types the core reads.
 ctypedef fused src_t:
@@ -33,3 +33,8 @@ ctypedef fused dacc_t:
     float
     double
     int16_t
+
+# Window sums of the box path: uint16 rows of uint8 images, int32 column sums.
+ctypedef fused box_sum_t:
+    uint16_t
+    int32_t
