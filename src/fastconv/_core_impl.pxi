@@ -1197,9 +1197,9 @@ def box_filter_u8(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const
                   const int64_t[::1] col_map, Py_ssize_t ax, int cval, const acc_t[::1] scale, bint divide,
                   out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads):
     """box_filter for uint8 images with kw * 255 <= 65535 and 0 <= cval <= 255 (the caller checks): the same
-    exact sums, rows first in uint16."""
+    exact sums, rows first in uint16. One band of rows per thread: a band sums kh - 1 rows beyond its own."""
     cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
-    cdef Py_ssize_t nbands = min(H, 4 * nthreads) if nthreads > 1 else 1
+    cdef Py_ssize_t nbands = min(H, nthreads) if nthreads > 1 else 1
     cdef Py_ssize_t b
     cdef int failed = 0
     cdef int* failed_p = &failed
