@@ -171,15 +171,17 @@ def test_rank1_detection_is_exact_or_refused():
     assert _paths.rank1_factors(nearly) is None
 
 
-@pytest.mark.parametrize("path", ["direct", "separable", "integer"])
+@pytest.mark.parametrize("path", ["direct", "separable", "integer", "box"])
 def test_column_strips_do_not_change_results(path, variant, monkeypatch):
-    """The direct, integer and separable paths go in strips of columns on wide images (a bounded ring of rows):
-    the narrowest strips give bit-identical results to one strip per image, on every border and thread count."""
+    """The direct, integer, separable and (uint8) box paths go in strips of columns on wide images (a bounded
+    ring of rows): the narrowest strips give bit-identical results to one strip per image, on every border and
+    thread count."""
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, (23, 301), dtype=np.uint8)     # narrowest strips: 256 and 45 columns
     kernels = {"direct": rng.standard_normal((5, 7)),
                "separable": np.outer(rng.standard_normal(6), rng.standard_normal(9)),
-               "integer": rng.integers(-3, 4, (4, 5)).astype(np.float64)}
+               "integer": rng.integers(-3, 4, (4, 5)).astype(np.float64),
+               "box": np.full((4, 5), 1 / 20)}
     K = kernels[path]
 
     def results():
@@ -190,6 +192,7 @@ def test_column_strips_do_not_change_results(path, variant, monkeypatch):
     wide = results()
     monkeypatch.setattr(_paths, "DIRECT_RING_BYTES", 1)
     monkeypatch.setattr(_paths, "SEPARABLE_RING_BYTES", 1)
+    monkeypatch.setattr(_paths, "BOX_RING_BYTES", 1)
     narrow = results()
     _paths._cached_plan.cache_clear()
     assert _paths.direct_strip(301, 5, 7, np.float32) == 256 and _paths.separable_strip(301, 6, np.float32) == 256

@@ -51,5 +51,5 @@ def box_filter(
 def box_filter_u8(
     src: NDArray[np.uint8], kh: int, kw: int, row_map: NDArray[np.int64],
     col_map: NDArray[np.int64], ax: int, cval: int, scale: NDArray[np.floating[Any]], divide: bool,
-    out: NDArray[Any], policy: int, delta: float, lo: float, hi: float, nthreads: int,
+    out: NDArray[Any], policy: int, delta: float, lo: float, hi: float, nthreads: int, strip: int,
 ) -> None: ...

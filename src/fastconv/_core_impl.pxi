@@ -1139,68 +1139,73 @@ def box_filter(const int_src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const 
 
 cdef void _box_band_u8(const uint8_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t ax,
                        const int64_t* row_map, const int64_t* col_map, uint16_t cval, acc_t scale, bint divide,
-                       int policy, acc_t delta, acc_t lo, acc_t hi, Py_ssize_t y0, Py_ssize_t y1,
-                       int32_t* colsum, uint16_t* padded, uint16_t* a, uint16_t* b, uint16_t* fresh,
+                       int policy, acc_t delta, acc_t lo, acc_t hi, Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0,
+                       Py_ssize_t x1, int32_t* colsum, uint16_t* padded, uint16_t* a, uint16_t* b, uint16_t* fresh,
                        uint16_t* ring) noexcept nogil:
-    """The box path for uint8 images, rows first: each padded row's window sums in uint16 (twice the lanes of
-    int32; kw * 255 fits), kept in a ring of kh rows; the column sums slide down by the newest row's sums minus
-    the oldest's."""
-    cdef Py_ssize_t PW = W + kw - 1, p, y, x, c, m, r, x0, n, u
+    """The box path for uint8 images, rows first, output rows [y0, y1) and columns [x0, x1): each padded row's
+    window sums in uint16 (twice the lanes of int32; kw * 255 fits), kept in a ring of kh rows; the column sums
+    slide down by the newest row's sums minus the oldest's."""
+    cdef Py_ssize_t SW = x1 - x0, c0 = x0, c1 = x1 + kw - 1, p, y, x, c, m, r, b0, n, u
     cdef uint16_t* old
     cdef uint16_t v
+    cdef const uint8_t* s
     cdef acc_t done[FC_BLOCK_F]
-    for x in range(W):
+    for x in range(SW):
         colsum[x] = 0
     for p in range(y0, y1 + kh - 1):
         r = row_map[p]
         if r < 0:
-            for c in range(PW):
+            for c in range(c1 - c0):
                 padded[c] = cval
         else:
-            for c in range(ax):
+            s = sp + r * W
+            for c in range(c0, min(c1, ax)):
                 m = col_map[c]
-                padded[c] = cval if m < 0 else sp[r * W + m]
-            for c in range(W):
-                padded[ax + c] = sp[r * W + c]
-            for c in range(ax + W, PW):
+                padded[c - c0] = cval if m < 0 else s[m]
+            for c in range(max(c0, ax), min(c1, ax + W)):
+                padded[c - c0] = s[c - ax]
+            for c in range(max(c0, ax + W), c1):
                 m = col_map[c]
-                padded[c] = cval if m < 0 else sp[r * W + m]
-        _window_sums(padded, W, kw, a, b, fresh)
-        old = ring + (p % kh) * W
+                padded[c - c0] = cval if m < 0 else s[m]
+        _window_sums(padded, SW, kw, a, b, fresh)
+        old = ring + (p % kh) * SW
         if p < y0 + kh:
-            for x in range(W):
+            for x in range(SW):
                 v = fresh[x]
                 colsum[x] += v
                 old[x] = v
         else:           # the ring slot holds padded row p - kh, which leaves the window
-            for x in range(W):
+            for x in range(SW):
                 v = fresh[x]
                 colsum[x] += <int32_t>v - <int32_t>old[x]
                 old[x] = v
         if p < y0 + kh - 1:
             continue
         y = p - kh + 1
-        x0 = 0
-        while x0 < W:
-            n = min(<Py_ssize_t>FC_BLOCK_F, W - x0)
+        b0 = 0
+        while b0 < SW:
+            n = min(<Py_ssize_t>FC_BLOCK_F, SW - b0)
             if divide:
                 for u in range(n):
-                    done[u] = <acc_t>colsum[x0 + u] / scale
+                    done[u] = <acc_t>colsum[b0 + u] / scale
             else:
                 for u in range(n):
-                    done[u] = <acc_t>colsum[x0 + u] * scale
-            _store(done, op + y * W + x0, n, policy, delta, lo, hi)
-            x0 += n
+                    done[u] = <acc_t>colsum[b0 + u] * scale
+            _store(done, op + y * W + x0 + b0, n, policy, delta, lo, hi)
+            b0 += n
 
 
 def box_filter_u8(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const int64_t[::1] row_map,
                   const int64_t[::1] col_map, Py_ssize_t ax, int cval, const acc_t[::1] scale, bint divide,
-                  out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads):
+                  out_t[:, ::1] out, int policy, double delta, double lo, double hi, int nthreads, Py_ssize_t strip):
     """box_filter for uint8 images with kw * 255 <= 65535 and 0 <= cval <= 255 (the caller checks): the same
-    exact sums, rows first in uint16. One band of rows per thread: a band sums kh - 1 rows beyond its own."""
-    cdef Py_ssize_t H = out.shape[0], W = out.shape[1], PW = W + kw - 1
+    exact sums, rows first in uint16. One band of rows per thread (a band sums kh - 1 rows beyond its own), in
+    vertical strips of `strip` output columns, which bound the ring of kh rows."""
+    cdef Py_ssize_t H = out.shape[0], W = out.shape[1]
+    cdef Py_ssize_t SW = min(max(strip, 1), W), PW = SW + kw - 1
+    cdef Py_ssize_t nstrips = (W + SW - 1) // SW
     cdef Py_ssize_t nbands = min(H, nthreads) if nthreads > 1 else 1
-    cdef Py_ssize_t b
+    cdef Py_ssize_t b, s
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef int32_t* colsum
@@ -1211,15 +1216,17 @@ def box_filter_u8(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const
     cdef const int64_t* cmap = &col_map[0]
     cdef acc_t scale_a = scale[0], delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
-        colsum = <int32_t*>PyMem_RawMalloc(W * sizeof(int32_t))
-        work = <uint16_t*>PyMem_RawMalloc((3 * PW + (kh + 1) * W) * sizeof(uint16_t))
+        colsum = <int32_t*>PyMem_RawMalloc(SW * sizeof(int32_t))
+        work = <uint16_t*>PyMem_RawMalloc((3 * PW + (kh + 1) * SW) * sizeof(uint16_t))
         if colsum == NULL or work == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):
             if colsum != NULL and work != NULL:
-                _box_band_u8(sp, op, W, kh, kw, ax, rmap, cmap, <uint16_t>cval, scale_a, divide, policy, delta_a,
-                             lo_a, hi_a, b * H // nbands, (b + 1) * H // nbands, colsum, work, work + PW,
-                             work + 2 * PW, work + 3 * PW, work + 3 * PW + W)
+                for s in range(nstrips):
+                    _box_band_u8(sp, op, W, kh, kw, ax, rmap, cmap, <uint16_t>cval, scale_a, divide, policy,
+                                 delta_a, lo_a, hi_a, b * H // nbands, (b + 1) * H // nbands, s * SW,
+                                 min(W, (s + 1) * SW), colsum, work, work + PW, work + 2 * PW, work + 3 * PW,
+                                 work + 3 * PW + SW)
         PyMem_RawFree(colsum)
         PyMem_RawFree(work)
     if failed:

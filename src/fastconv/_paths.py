@@ -296,6 +296,9 @@ def fft_spectrum(kernel, n, acc):
 #: column sums first, in int32. Both are exact: tests switch this off to compare them.
 BOX_ROWS_FIRST = True
 
+#: Bytes of the rows-first box path's ring of kh rows of window sums, per thread: wider images go in strips.
+BOX_RING_BYTES = 128 * 1024
+
 
 @functools.lru_cache(maxsize=64)
 def mean_reciprocal(n, peak, policy):
@@ -484,9 +487,12 @@ class Plan:
                 reciprocal = mean_reciprocal(self.kernel.size, self.peak, policy)
                 if reciprocal is not None:      # a multiplication instead of a division: same integer outputs
                     scale, divide = reciprocal, False
-            rows_first = BOX_ROWS_FIRST and plane.dtype == np.uint8 and kw * 255 <= 65535 and 0 <= cval <= 255
-            (core.box_filter_u8 if rows_first else core.box_filter)(plane, kh, kw, rows, cols, ax, int(cval), scale,
-                                                                    divide, out, policy, delta, lo, hi, nthreads)
+            if BOX_ROWS_FIRST and plane.dtype == np.uint8 and kw * 255 <= 65535 and 0 <= cval <= 255:
+                core.box_filter_u8(plane, kh, kw, rows, cols, ax, int(cval), scale, divide, out, policy, delta, lo,
+                                   hi, nthreads, _strip(width, kh, 2, 0, BOX_RING_BYTES))
+            else:
+                core.box_filter(plane, kh, kw, rows, cols, ax, int(cval), scale, divide, out, policy, delta, lo, hi,
+                                nthreads)
         elif path == "fft":
             limit = self._fft_limit(acc)
             vast = abs(cval) > limit or (self.image_dtype.kind in "iu" and self.peak > limit)
