@@ -13,7 +13,7 @@
 
 from cython.parallel cimport parallel, prange
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawFree
-from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t, uintptr_t
 from libc.math cimport floor
 
 from fastconv._types cimport src_t, out_t, acc_t, dacc_t, int_src_t, box_sum_t
@@ -420,7 +420,7 @@ cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, 
     When paired, every even row is summed as the first of a pair and every odd row as the second, whatever the
     band, so the summation order (and so the result) depends neither on the thread count nor on the strips.
     """
-    cdef Py_ssize_t SW = x1 - x0, SPW = x1 - x0 + kw - 1, R = kh + 1, y, t, last
+    cdef Py_ssize_t SW = x1 - x0, SPW = (x1 - x0 + kw - 1 + 31) & ~31, R = kh + 1, y, t, last
     cdef Py_ssize_t filled = y0          # next padded row to load
     cdef bint second
     cdef dacc_t** pb = ptrs
@@ -442,6 +442,14 @@ cdef void _direct_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh, 
         _pair_row(op + y * W + x0, op + (y + 1) * W + x0 if second else op, second, SW, chunk, pb, b0, b1, nb,
                   p0, c0, n0, p1, c1, n1, policy, delta, lo, hi)
         y += 2 if paired else 1
+
+
+cdef inline void* _cache_line(void* block) noexcept nogil:
+    """The first 64-byte boundary in `block` (allocated 64 bytes larger), or NULL: vector loads of rows that
+    start there never straddle two cache lines."""
+    if block == NULL:
+        return NULL
+    return <void*>((<uintptr_t>block + 63) & ~(<uintptr_t>63))
 
 
 cdef inline const int64_t* _i64(const int64_t[::1] a) noexcept nogil:
@@ -476,6 +484,7 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef acc_t* ring
+    cdef void* ring_block
     cdef acc_t** ptrs
     cdef const src_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
@@ -493,7 +502,8 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     cdef const int64_t* cmap = &col_map[0]
     cdef acc_t cval_a = <acc_t>cval, delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
-        ring = <acc_t*>PyMem_RawMalloc((kh + 1) * (SW + kw - 1) * sizeof(acc_t))
+        ring_block = PyMem_RawMalloc((kh + 1) * ((SW + kw - 1 + 31) & ~31) * sizeof(acc_t) + 64)
+        ring = <acc_t*>_cache_line(ring_block)     # rows start on cache lines (_direct_band's stride)
         ptrs = <acc_t**>PyMem_RawMalloc((nb + n0 + n1 + 1) * sizeof(acc_t*))
         if ring == NULL or ptrs == NULL:
             failed_p[0] = 1
@@ -504,7 +514,7 @@ def correlate(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
                                  cmap, cval_a, policy, delta_a, lo_a, hi_a, paired, chunk,
                                  step * (b * npairs // nbands), min(H, step * ((b + 1) * npairs // nbands)),
                                  s * SW, min(W, (s + 1) * SW), ring, ptrs)
-        PyMem_RawFree(ring)
+        PyMem_RawFree(ring_block)
         PyMem_RawFree(ptrs)
     if failed:
         raise MemoryError("fastconv: could not allocate the per-thread row buffers")
@@ -540,6 +550,7 @@ def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     cdef int failed = 0
     cdef int* failed_p = &failed
     cdef int16_t* ring
+    cdef void* ring_block
     cdef int16_t** ptrs
     cdef const uint8_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
@@ -558,7 +569,8 @@ def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     cdef int16_t cval_a = <int16_t>cval, delta_a = <int16_t>delta
     cdef int16_t lo_a = <int16_t>max(lo, -32768.0), hi_a = <int16_t>min(hi, 32767.0)
     with nogil, parallel(num_threads=nthreads):
-        ring = <int16_t*>PyMem_RawMalloc((kh + 1) * (SW + kw - 1) * sizeof(int16_t))
+        ring_block = PyMem_RawMalloc((kh + 1) * ((SW + kw - 1 + 31) & ~31) * sizeof(int16_t) + 64)
+        ring = <int16_t*>_cache_line(ring_block)     # rows start on cache lines (_direct_band's stride)
         ptrs = <int16_t**>PyMem_RawMalloc((nb + n0 + n1 + 1) * sizeof(int16_t*))
         if ring == NULL or ptrs == NULL:
             failed_p[0] = 1
@@ -569,7 +581,7 @@ def correlate_small_int(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
                                  cmap, cval_a, policy, delta_a, lo_a, hi_a, paired, chunk,
                                  step * (b * npairs // nbands), min(H, step * ((b + 1) * npairs // nbands)),
                                  s * SW, min(W, (s + 1) * SW), ring, ptrs)
-        PyMem_RawFree(ring)
+        PyMem_RawFree(ring_block)
         PyMem_RawFree(ptrs)
     if failed:
         raise MemoryError("fastconv: could not allocate the per-thread row buffers")
@@ -591,7 +603,7 @@ cdef void _separable_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t k
     kh + 1 rows of the strip; the vertical pass sums ring rows with v like the direct path's taps of a kh x 1
     kernel, in pairs of output rows (y, y + 1) when `paired` (y0 even), so each loaded vector serves both rows.
     A strip narrow enough keeps the ring in the first-level cache."""
-    cdef Py_ssize_t SW = x1 - x0, R = kh + 1, y, t, last
+    cdef Py_ssize_t SW = x1 - x0, RS = (SW + 15) & ~15, R = kh + 1, y, t, last
     cdef Py_ssize_t filled = y0          # next padded row to filter
     cdef bint second
     cdef acc_t zero = 0
@@ -606,14 +618,14 @@ cdef void _separable_band(const src_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t k
             _fill_segment(sp, W, ax, row_map, col_map, cval, filled, x0, x1 + kw - 1, padded)
             for t in range(nh):
                 ptrs[t] = padded + hidx[t]
-            _blocked_sum(ring + (filled % R) * SW, ptrs, hval, nh, SW, POLICY_RAW, zero, zero, zero)
+            _blocked_sum(ring + (filled % R) * RS, ptrs, hval, nh, SW, POLICY_RAW, zero, zero, zero)
             filled += 1
         for t in range(nb):
-            pb[t] = ring + ((y + bd[t]) % R) * SW
+            pb[t] = ring + ((y + bd[t]) % R) * RS
         for t in range(n0):
-            p0[t] = ring + ((y + d0[t]) % R) * SW
+            p0[t] = ring + ((y + d0[t]) % R) * RS
         for t in range(n1):
-            p1[t] = ring + ((y + d1[t]) % R) * SW
+            p1[t] = ring + ((y + d1[t]) % R) * RS
         _pair_row(op + y * W + x0, op + (y + 1) * W + x0 if second else op, second, SW, chunk, pb, b0, b1, nb,
                   p0, c0, n0, p1, c1, n1, policy, delta, lo, hi)
         y += 2 if paired else 1
@@ -644,6 +656,7 @@ def correlate_separable(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     cdef int* failed_p = &failed
     cdef acc_t* padded
     cdef acc_t* ring
+    cdef void* ring_block
     cdef acc_t** ptrs
     cdef const src_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
@@ -661,7 +674,8 @@ def correlate_separable(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
     cdef acc_t cval_a = <acc_t>cval, delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
         padded = <acc_t*>PyMem_RawMalloc((SW + kw - 1) * sizeof(acc_t))
-        ring = <acc_t*>PyMem_RawMalloc((kh + 1) * SW * sizeof(acc_t))
+        ring_block = PyMem_RawMalloc((kh + 1) * ((SW + 15) & ~15) * sizeof(acc_t) + 64)
+        ring = <acc_t*>_cache_line(ring_block)
         ptrs = <acc_t**>PyMem_RawMalloc((nh + nb + n0 + n1 + 1) * sizeof(acc_t*))
         if padded == NULL or ring == NULL or ptrs == NULL:
             failed_p[0] = 1
@@ -674,7 +688,7 @@ def correlate_separable(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw,
                                 step * (b * npairs // nbands), min(H, step * ((b + 1) * npairs // nbands)),
                                 s * SW, min(W, (s + 1) * SW), padded, ring, ptrs)
         PyMem_RawFree(padded)
-        PyMem_RawFree(ring)
+        PyMem_RawFree(ring_block)
         PyMem_RawFree(ptrs)
     if failed:
         raise MemoryError("fastconv: could not allocate the per-thread row buffers")
@@ -971,6 +985,7 @@ def correlate_fft(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const a
     cdef int* failed_p = &failed
     cdef int* bad_p = &bad
     cdef acc_t* tile
+    cdef void* block
     cdef const src_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
     cdef const acc_t* sr = &spec_re[0, 0]
@@ -982,7 +997,8 @@ def correlate_fft(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const a
     cdef acc_t cval_a = <acc_t>cval, delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     cdef acc_t limit_a = <acc_t>limit
     with nogil, parallel(num_threads=nthreads):
-        tile = <acc_t*>PyMem_RawMalloc(2 * n * n * sizeof(acc_t))
+        block = PyMem_RawMalloc(2 * n * n * sizeof(acc_t) + 64)
+        tile = <acc_t*>_cache_line(block)       # rows of 2n >= 32 samples: every row on a cache line boundary
         if tile == NULL:
             failed_p[0] = 1
         for it in prange(items, schedule="dynamic"):
@@ -990,7 +1006,7 @@ def correlate_fft(const src_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const a
                 if not _fft_pair(sp, op, H, W, kh, kw, ax, rmap, cmap, cval_a, n, sr, si, twr, twi, policy,
                                  delta_a, lo_a, hi_a, limit_a, (it // npx) * V, (it % npx) * 2 * U, tile):
                     bad_p[0] = 1
-        PyMem_RawFree(tile)
+        PyMem_RawFree(block)
     if failed:
         raise MemoryError("fastconv: could not allocate the per-thread tiles")
     return not bad
@@ -1145,7 +1161,7 @@ cdef void _box_band_u8(const uint8_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh
     """The box path for uint8 images, rows first, output rows [y0, y1) and columns [x0, x1): each padded row's
     window sums in uint16 (twice the lanes of int32; kw * 255 fits), kept in a ring of kh rows; the column sums
     slide down by the newest row's sums minus the oldest's."""
-    cdef Py_ssize_t SW = x1 - x0, c0 = x0, c1 = x1 + kw - 1, p, y, x, c, m, r, b0, n, u
+    cdef Py_ssize_t SW = x1 - x0, RS = (SW + 31) & ~31, c0 = x0, c1 = x1 + kw - 1, p, y, x, c, m, r, b0, n, u
     cdef uint16_t* old
     cdef uint16_t v
     cdef const uint8_t* s
@@ -1168,7 +1184,7 @@ cdef void _box_band_u8(const uint8_t* sp, out_t* op, Py_ssize_t W, Py_ssize_t kh
                 m = col_map[c]
                 padded[c - c0] = cval if m < 0 else s[m]
         _window_sums(padded, SW, kw, a, b, fresh)
-        old = ring + (p % kh) * SW
+        old = ring + (p % kh) * RS
         if p < y0 + kh:
             for x in range(SW):
                 v = fresh[x]
@@ -1202,7 +1218,7 @@ def box_filter_u8(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const
     exact sums, rows first in uint16. One band of rows per thread (a band sums kh - 1 rows beyond its own), in
     vertical strips of `strip` output columns, which bound the ring of kh rows."""
     cdef Py_ssize_t H = out.shape[0], W = out.shape[1]
-    cdef Py_ssize_t SW = min(max(strip, 1), W), PW = SW + kw - 1
+    cdef Py_ssize_t SW = min(max(strip, 1), W), PW = (SW + kw - 1 + 31) & ~31, RS = (SW + 31) & ~31
     cdef Py_ssize_t nstrips = (W + SW - 1) // SW
     cdef Py_ssize_t nbands = min(H, nthreads) if nthreads > 1 else 1
     cdef Py_ssize_t b, s
@@ -1210,6 +1226,7 @@ def box_filter_u8(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const
     cdef int* failed_p = &failed
     cdef int32_t* colsum
     cdef uint16_t* work
+    cdef void* block
     cdef const uint8_t* sp = &src[0, 0]
     cdef out_t* op = &out[0, 0]
     cdef const int64_t* rmap = &row_map[0]
@@ -1217,7 +1234,8 @@ def box_filter_u8(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const
     cdef acc_t scale_a = scale[0], delta_a = <acc_t>delta, lo_a = <acc_t>lo, hi_a = <acc_t>hi
     with nogil, parallel(num_threads=nthreads):
         colsum = <int32_t*>PyMem_RawMalloc(SW * sizeof(int32_t))
-        work = <uint16_t*>PyMem_RawMalloc((3 * PW + (kh + 1) * SW) * sizeof(uint16_t))
+        block = PyMem_RawMalloc((3 * PW + (kh + 1) * RS) * sizeof(uint16_t) + 64)
+        work = <uint16_t*>_cache_line(block)       # every row below starts on a cache line
         if colsum == NULL or work == NULL:
             failed_p[0] = 1
         for b in prange(nbands, schedule="dynamic"):
@@ -1226,8 +1244,8 @@ def box_filter_u8(const uint8_t[:, ::1] src, Py_ssize_t kh, Py_ssize_t kw, const
                     _box_band_u8(sp, op, W, kh, kw, ax, rmap, cmap, <uint16_t>cval, scale_a, divide, policy,
                                  delta_a, lo_a, hi_a, b * H // nbands, (b + 1) * H // nbands, s * SW,
                                  min(W, (s + 1) * SW), colsum, work, work + PW, work + 2 * PW, work + 3 * PW,
-                                 work + 3 * PW + SW)
+                                 work + 3 * PW + RS)
         PyMem_RawFree(colsum)
-        PyMem_RawFree(work)
+        PyMem_RawFree(block)
     if failed:
         raise MemoryError("fastconv: could not allocate the per-thread row buffers")

@@ -225,8 +225,8 @@ _FFT_REACH = 1e18
 #: direct path, and per output pixel of the FFT path: per unit of `_fft_cost_per_pixel` plus a fixed part
 #: (loading and storing).
 DIRECT_NS_PER_TAP = {4: 0.019, 8: 0.037}
-FFT_NS_PER_UNIT = {4: 0.12, 8: 0.2}
-FFT_NS_PER_PIXEL = {4: 0.6, 8: 0.5}
+FFT_NS_PER_UNIT = {4: 0.065, 8: 0.12}
+FFT_NS_PER_PIXEL = {4: 0.7, 8: 0.75}
 
 
 def fft_tile(shape, itemsize, accept=None):
