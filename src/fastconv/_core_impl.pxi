@@ -9,7 +9,10 @@
 #                vector registers while the taps are added, then it is converted by the output policy and stored;
 #   integer    - the direct path in exact int16 arithmetic, for uint8 images and small integer kernels;
 #   separable  - a rank-1 kernel v (x) h: a horizontal pass with h into the ring, a vertical pass with v;
-#   box        - all taps equal on an integer image: exact integer running sums, O(1) per pixel whatever the size.
+#   box        - all taps equal on an integer image: exact integer running sums, O(1) per pixel whatever the size
+#                (uint8 images rows first, in uint16).
+# A fifth, the FFT path for large dense kernels, reads the same index maps into small square tiles instead.
+# Rings and tiles start on 64-byte boundaries, their rows a whole number of cache lines apart where it matters.
 
 from cython.parallel cimport parallel, prange
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawFree
