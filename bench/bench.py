@@ -283,11 +283,12 @@ def threads_scaling(report, image, repeat):
     for name, K in (("sharpen", fastconv.kernels.sharpen()), ("random 7x7", random_kernel(7, 7)),
                     ("random 21x21", random_kernel(21, 21)), ("gaussian 9x9", fastconv.kernels.gaussian(9, 2)),
                     ("large_blur", fastconv.kernels.large_blur())):
-        t = interleaved({"1": ours(image, K, 1), "all": ours(image, K, CORES)}, repeat)
+        # short calls (0.2-0.3 ms at two threads) feel every hiccup of a shared machine: three times the rounds
+        t = interleaved({"1": ours(image, K, 1), "all": ours(image, K, CORES)}, 3 * repeat)
         speedup = t["1"] / t["all"]
         rows.append((name, ms(t["1"]), ms(t["all"]), f"{speedup:.2f}x",
                      "met" if speedup >= 1.8 else "**not met**"))
-    report.add(f"## Threads: 1 -> {CORES} at 1080p (goal >= 1.8x throughput)")
+    report.add(f"## Threads: 1 -> {CORES} at 1080p (goal >= 1.8x throughput; medians of {3 * repeat} rounds)")
     report.add()
     report.table(["kernel", "1 thread ms", f"{CORES} threads ms", "speed-up", ""], rows)
 
