@@ -250,7 +250,7 @@ def _fft_ns_per_pixel(n, kh, kw, itemsize):
     return _fft_cost_per_pixel(n, kh, kw) * FFT_NS_PER_UNIT[itemsize] + FFT_NS_PER_PIXEL[itemsize]
 
 
-def fft_bound(kernel, n, peak, magnitude=None):
+def fft_bound(kernel, n, peak):
     """Worst-case float32 error of one output of the FFT path on n x n tiles, samples within +-`peak`.
 
     Higham (Accuracy and Stability of Numerical Algorithms, 2nd ed., thm. 24.2): t radix-2 stages with twiddles
@@ -258,8 +258,7 @@ def fft_bound(kernel, n, peak, magnitude=None):
     mu). A 2-D transform is t = 2 log2(n) stages; ||FFT x||_2 = n ||x||_2 with ||x||_2 <= sqrt(2) n peak for the
     two real tiles packed as one complex tile; the pointwise product with the kernel's spectrum (stored rounded)
     multiplies by at most g = max |spectrum| and adds a few roundings; the inverse repeats the forward's error.
-    One output's error is at most the error vector's 2-norm. `magnitude` (largest |sum|) adds the final delta's
-    rounding.
+    One output's error is at most the error vector's 2-norm; the largest sum's rounding covers adding a delta.
     """
     u = _U32
     g = float(np.abs(np.fft.fft2(kernel, (n, n))).max())
@@ -270,9 +269,7 @@ def fft_bound(kernel, n, peak, magnitude=None):
     x = np.sqrt(2) * n * peak
     product = 4 * u + 2 * u * (1 + e1)
     total = g * x * (e1 + product + e1 * (1 + e1) * (1 + product))
-    if magnitude is None:
-        magnitude = np.abs(kernel).sum() * peak
-    return 1.01 * total + 2 * u * magnitude
+    return 1.01 * total + 2 * u * np.abs(kernel).sum() * peak
 
 
 def fft_spectrum(kernel, n, acc):
@@ -345,6 +342,9 @@ class Plan:
         self._bounds = {}
         self._accumulators = {}
         self.fft_sides = None   # FFT tile side per accumulator itemsize, for kernels the FFT path may take
+        self._fft_limits = {}
+        with np.errstate(over="ignore"):
+            self._l1 = float(np.abs(kernel).sum())      # inf for vast taps: then no FFT sample is small enough
         if self.path == "fft" or (self.path == "direct" and forced is None and _fft_fits(kernel, image_dtype, cval)):
             self._prefer_fft(forced == "fft")
 
@@ -392,16 +392,15 @@ class Plan:
     def _error_bound(self, lo, hi):
         if self.path in ("box", "integer"):
             return 0.0          # exact integer sums
-        if self.path == "fft":  # the FFT's bound, and the direct path's, which a float image may fall back to
-            peak = max(abs(lo), abs(hi))
-            return max(fft_bound(self.kernel, self.fft_sides[4], peak), _row_sum_bound(direct_groups(self.kernel)[1],
-                                                                                         lo, hi))
         if self.path == "separable":
             v, h = self.factors
             h = h[h != 0]
             top = np.abs(h).sum() * max(abs(lo), abs(hi))
             return np.abs(v).sum() * partial_sum_bound(h, lo, hi) + _row_sum_bound(_vertical_groups(v)[1], -top, top)
-        return _row_sum_bound(direct_groups(self.kernel)[1], lo, hi)
+        direct = _row_sum_bound(direct_groups(self.kernel)[1], lo, hi)
+        if self.path == "fft":  # the FFT's bound, and the direct path's, which a float image may fall back to
+            return max(fft_bound(self.kernel, self.fft_sides[4], max(abs(lo), abs(hi))), direct)
+        return direct
 
     def _kernel_args(self, path, acc):
         key = (path, acc)
@@ -453,8 +452,11 @@ class Plan:
 
     def _fft_limit(self, acc):
         """Largest sample magnitude the FFT path takes in accumulator `acc`: far from overflow in its sums."""
-        n = self.fft_sides[np.dtype(acc).itemsize]
-        return float(np.finfo(acc).max) / (16.0 * n * n * max(1.0, float(np.abs(self.kernel).sum())))
+        itemsize = np.dtype(acc).itemsize
+        if itemsize not in self._fft_limits:
+            n = self.fft_sides[itemsize]
+            self._fft_limits[itemsize] = float(np.finfo(acc).max) / (16.0 * n * n * max(1.0, self._l1))
+        return self._fft_limits[itemsize]
 
     def _fft_wastes(self, shape, acc):
         """True when an image is so small against the FFT path's tiles that the direct path is cheaper."""
