@@ -1,13 +1,15 @@
-"""Declares the compiled core: one extension per SIMD variant, all from the same source.
+"""Declares the compiled parts: the thread runtime, and the core once per SIMD variant, all from one source.
 
-fastconv._dispatch picks the best variant the running CPU supports, so nothing here depends on the build machine's
-CPU (no -march=native).
+fastconv._dispatch picks the best core variant the running CPU supports, so nothing here depends on the build
+machine's CPU (no -march=native). The extensions are cythonized and compiled in parallel, one per core.
 """
+import os
 import platform
 import sys
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 # Only x86 has the AVX variants; elsewhere (aarch64, ...) the baseline build is the whole core.
 X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
@@ -19,37 +21,43 @@ X86_VARIANTS = {
 }
 
 if sys.platform == "win32":
-    # MSVC's OpenMP (vcomp140.dll, which the wheel repair bundles). The core tells AVX2 and AVX-512 apart with
-    # gcc/clang builtins only and reports neither under MSVC, so AVX builds would never be chosen: baseline only.
-    OPENMP_COMPILE, OPENMP_LINK = ["/openmp"], []
-    OPTIMIZE = ["/O2"]
+    # The core tells AVX2 and AVX-512 apart with gcc/clang builtins only and reports neither under MSVC, so AVX
+    # builds would never be chosen: baseline only. MSVC does not contract a * b + c unless /fp:contract is given.
+    OPTIMIZE, THREADS = ["/O2"], []
     VARIANT_FLAGS = {"baseline": []}
-elif sys.platform == "darwin":
-    # Apple clang has no OpenMP runtime of its own: it preprocesses the pragmas and links libomp, whose include
-    # and lib folders come from CPPFLAGS and LDFLAGS (Homebrew's libomp; the wheel repair bundles the dylib).
-    OPENMP_COMPILE, OPENMP_LINK = ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
-    OPTIMIZE = ["-O3", "-ffp-contract=off"]     # the core spells out its multiply-adds (see below)
-    VARIANT_FLAGS = X86_VARIANTS if X86 else {"baseline": []}
 else:
-    OPENMP_COMPILE, OPENMP_LINK = ["-fopenmp"], ["-fopenmp"]
     # The register-blocked loops (a block of output columns kept in vector registers while every tap is added)
-    # need gcc to leave their loop nests alone: unroll-and-jam and interchange turn them into scalar loops.
-    # The core spells its multiply-adds out (FC_FMA); the compiler's own contraction fused some loops and not
-    # others, so a pixel's rounding depended on where its column fell. -g0: no debug information in the wheel.
-    # The FFT path's radix-4 butterflies read and write four rows of real and imaginary parts: gcc vectorises
-    # such a loop only after run-time checks that the rows do not overlap, more checks than its default limit.
-    OPTIMIZE = ["-O3", "-fno-loop-unroll-and-jam", "-fno-loop-interchange", "-ffp-contract=off", "-g0",
-                "--param=vect-max-version-for-alias-checks=40"]
+    # need the compiler to leave their loop nests alone: unroll-and-jam and interchange turn them into scalar
+    # loops. Every multiply-add in the core is a multiply then an add, on every variant, so that a pixel's value
+    # depends on nothing but its neighbourhood: no contraction into FMA (-ffp-contract=off), which would round
+    # some loops once and others twice. The FFT path's butterflies read and write four rows: gcc vectorises them
+    # only after run-time overlap checks, more than its default limit. -g0: no debug information in the wheel.
+    OPTIMIZE = ["-O3", "-ffp-contract=off", "-g0"]
+    if sys.platform != "darwin":
+        OPTIMIZE += ["-fno-loop-unroll-and-jam", "-fno-loop-interchange", "--param=vect-max-version-for-alias-checks=40"]
+    THREADS = ["-pthread"]
     VARIANT_FLAGS = X86_VARIANTS if X86 else {"baseline": []}
 
+
+class ParallelBuildExt(build_ext):
+    """build_ext compiling the extensions side by side, one per core (unless --parallel says otherwise)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+
 extensions = [
-    Extension(
-        f"fastconv._core_{variant}",
-        [f"src/fastconv/_core_{variant}.pyx"],
-        extra_compile_args=OPTIMIZE + OPENMP_COMPILE + flags,
-        extra_link_args=OPENMP_LINK,
-    )
+    Extension("fastconv._runtime", ["src/fastconv/_runtime.pyx", "src/fastconv/_pool.c"],
+              extra_compile_args=OPTIMIZE + THREADS, extra_link_args=THREADS),
+] + [
+    Extension(f"fastconv._core_{variant}", [f"src/fastconv/_core_{variant}.pyx"],
+              extra_compile_args=OPTIMIZE + flags, extra_link_args=THREADS)
     for variant, flags in VARIANT_FLAGS.items()
 ]
 
-setup(ext_modules=cythonize(extensions, language_level=3))
+setup(
+    ext_modules=cythonize(extensions, language_level=3, nthreads=os.cpu_count() or 1),
+    cmdclass={"build_ext": ParallelBuildExt},
+)

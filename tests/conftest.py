@@ -3,7 +3,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from fastconv import _dispatch, _paths
+from fastconv import _dispatch, _plan
 
 # "ci" (the default): many examples, derandomized so every run checks the same cases. "dev": a quick pass.
 settings.register_profile(
@@ -24,6 +24,8 @@ def variant(request):
 
 @pytest.fixture(autouse=True)
 def split_even_tiny_images(monkeypatch):
-    """Calls below fastconv._paths.WORK_PER_THREAD run on one thread; the tests' images are small, so lower it to
-    make every call with threads > 1 really split its rows across threads (the code a large image takes)."""
-    monkeypatch.setattr(_paths, "WORK_PER_THREAD", 1)
+    """Calls below fastconv._plan.WORK_PER_THREAD run on one thread, and pieces have at least MIN_PIECE_WORK;
+    the tests' images are small, so lower both to make every call with threads > 1 really split its rows into
+    pieces across threads (the code a large image takes)."""
+    monkeypatch.setattr(_plan, "WORK_PER_THREAD", 1)
+    monkeypatch.setattr(_plan, "MIN_PIECE_WORK", 1)

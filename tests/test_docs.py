@@ -7,19 +7,20 @@ import fastconv
 import re
 from pathlib import Path
 
-from fastconv import _api, _config, _opencv, kernels
+from fastconv import _api, _config, _explain, _opencv, _threads, kernels
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-@pytest.mark.parametrize("module", [_api, _config, _opencv, kernels], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [_api, _config, _opencv, _threads, _explain, kernels], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
 
 def test_public_functions_have_numpydoc_sections():
-    public = [fastconv.convolve, fastconv.filter2D, fastconv.show_config, fastconv.config]
+    public = [fastconv.convolve, fastconv.filter2D, fastconv.show_config, fastconv.config, fastconv.explain,
+              fastconv.set_threads, fastconv.get_threads]
     public += [getattr(kernels, name) for name in kernels.__all__]
     for fn in public:
         for section in ("Returns" if fn is not fastconv.show_config else "Parameters", "Examples"):

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastconv
-from fastconv import _dispatch, _paths
+from fastconv import _dispatch, _plan
 from strategies import shapes
 from twins import correlate_float64
 
@@ -69,7 +69,7 @@ def image_of(dtype, rng, shape):
 
 @st.composite
 def cases(draw):
-    path = draw(st.sampled_from(_paths.PATHS))
+    path = draw(st.sampled_from(_plan.PATHS))
     h, w = draw(shapes)
     channels = draw(st.sampled_from([None, None, 1, 3]))
     low = 2 if path == "separable" else 1
@@ -120,7 +120,7 @@ def rounding_tolerance(c, exact):
     peak = max(float(np.abs(c["image"]).max(initial=0)), abs(c["cval"]) if c["border"] == "constant" else 0.0)
     taps = np.count_nonzero(c["K"]) + sum(c["K"].shape)
     if c["path"] == "fft":
-        n = max(_paths.FFT_SIZES)
+        n = max(_plan.FFT_SIZES)
         return 20 * eps * 2 * np.log2(n) * np.sqrt(2) * n * np.abs(c["K"]).sum() * peak
     return 2 * taps * eps * np.abs(c["K"]).sum() * peak
 
@@ -165,14 +165,14 @@ def test_every_path_border_dtype_and_output_against_the_twin():
     @given(cases())
     def fuzz(c):
         kwargs = {k: c[k] for k in ("border", "cval", "output", "dtype", "anchor", "flip", "threads")}
-        with _dispatch.use_variant(c["variant"]), _paths.force(c["path"]):
+        with _dispatch.use_variant(c["variant"]), _plan.force(c["path"]):
             ours = fastconv.convolve(c["image"], c["K"], **kwargs)
         check(c, ours)
         seen.add((c["path"], c["border"], c["output"], c["variant"], c["image"].dtype.name, c["dtype"].name))
 
     fuzz()
-    assert len({s[:3] for s in seen}) == len(_paths.PATHS) * len(BORDERS) * len(OUTPUT_DTYPES)
-    assert len({(s[0], s[3]) for s in seen}) == len(_paths.PATHS) * len(_dispatch.available_variants())
+    assert len({s[:3] for s in seen}) == len(_plan.PATHS) * len(BORDERS) * len(OUTPUT_DTYPES)
+    assert len({(s[0], s[3]) for s in seen}) == len(_plan.PATHS) * len(_dispatch.available_variants())
     for path, dtypes in IMAGE_DTYPES.items():
         assert {s[4] for s in seen if s[0] == path} == set(dtypes)
     assert {(s[2], s[5]) for s in seen} == {(o, d) for o, ds in OUTPUT_DTYPES.items() for d in ds}

@@ -1,6 +1,6 @@
 """The installation: one version everywhere; and, when CI sets FASTCONV_TEST_INSTALLED=1, proof that the tests run
-against the installed, repaired wheel, which holds every compiled variant and its own OpenMP runtime, built from an
-sdist that carries every build input.
+against the installed, repaired wheel, which holds every compiled variant and the thread runtime and needs no
+shared library beside them, built from an sdist that carries every build input.
 """
 import importlib.metadata
 import os
@@ -23,8 +23,11 @@ INSTALLED = os.environ.get("FASTCONV_TEST_INSTALLED") == "1"
 installed_only = pytest.mark.skipif(not INSTALLED, reason="FASTCONV_TEST_INSTALLED=1: the installed-wheel run (CI)")
 source_tree = pytest.mark.skipif(not (ROOT / "pyproject.toml").is_file(), reason="needs the source tree")
 
-BUILD_INPUTS = ["setup.py", "pyproject.toml", "README.md", "src/fastconv/_core_impl.pxi", "src/fastconv/_types.pxd",
-                *(f"src/fastconv/_core_{v}.pyx" for v in _dispatch.VARIANTS)]
+BUILD_INPUTS = ["setup.py", "pyproject.toml", "README.md", "src/fastconv/_types.pxd", "src/fastconv/_core.pxi",
+                *(f"src/fastconv/_core_{part}.pxi" for part in ("common", "direct", "separable", "fft", "box")),
+                *(f"src/fastconv/_core_{v}.pyx" for v in _dispatch.VARIANTS),
+                "src/fastconv/_runtime.pyx", "src/fastconv/_runtime.pxd", "src/fastconv/_pool.c", "src/fastconv/_pool.h"]
+COMPILED_SOURCES = {"src/fastconv/_pool.c"}     # hand-written C, not generated
 
 
 def _distribution_of_this_import():
@@ -74,34 +77,36 @@ def test_tests_import_the_installed_wheel():
 
 
 @installed_only
-def test_installed_files_list_every_variant_and_the_bundled_openmp_runtime():
+def test_installed_files_list_every_variant_and_the_runtime():
     files = [str(f) for f in _distribution_of_this_import().files]
-    for variant in _dispatch.VARIANTS if platform.machine() == "x86_64" else ("baseline",):
-        assert any(re.fullmatch(rf"fastconv/_core_{variant}\.cpython-\S+\.so", f) for f in files), variant
-    assert any(re.fullmatch(r"fastconv\.libs/libgomp-[0-9a-f]+\.so[.0-9]*", f) for f in files), files
-    for name in ("py.typed", "_api.pyi", "_opencv.pyi", "kernels.pyi", "_config.pyi", "_core_baseline.pyi"):
+    for module in ("_runtime", *(f"_core_{v}" for v in (_dispatch.VARIANTS if platform.machine() == "x86_64"
+                                                          else ("baseline",)))):
+        assert any(re.fullmatch(rf"fastconv/{module}\.cpython-\S+\.so", f) for f in files), module
+    for name in ("py.typed", "_api.pyi", "_opencv.pyi", "kernels.pyi", "_config.pyi", "_core_baseline.pyi",
+                 "_threads.pyi", "_explain.pyi", "_runtime.pyi"):
         assert f"fastconv/{name}" in files
 
 
-@installed_only
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
-def test_openmp_runtime_in_use_is_the_bundled_one():
-    fastconv.convolve(np.zeros((64, 64), np.float32), np.ones((3, 3)), threads=2)
-    maps = Path("/proc/self/maps").read_text().split("\n")
-    gomp = {line.split()[-1] for line in maps if "libgomp" in line}
-    assert gomp and all(Path(p).parent == PACKAGE.parent / "fastconv.libs" for p in gomp), gomp
+def test_no_openmp_runtime_is_loaded():
+    """The thread pool is fastconv's own (fastconv/_pool.c): no OpenMP runtime to bundle, to fork-guard or to
+    oversubscribe with."""
+    fastconv.convolve(np.zeros((256, 256), np.float32), np.ones((3, 3)), threads=2)
+    maps = Path("/proc/self/maps").read_text()
+    loaded = {Path(line.split()[-1]).name for line in maps.split("\n") if "/" in line}
+    ours = {name for name in loaded if name.startswith(("_core_", "_runtime"))}
+    assert ours and not {n for n in loaded if re.match(r"lib(gomp|omp|iomp)", n)}, loaded
 
 
 @installed_only
-def test_repaired_wheel_is_manylinux_with_every_variant_and_libgomp():
+def test_repaired_wheel_is_manylinux_with_every_variant_and_nothing_bundled():
     wheel = _single("wheelhouse", "fastconv-*.whl")
     assert wheel.name.startswith(f"fastconv-{fastconv.__version__}-")
     assert re.search(rf"-manylinux_2_\d+_{platform.machine()}(\.manylinux\w+)*\.whl$", wheel.name), wheel.name
     names = zipfile.ZipFile(wheel).namelist()
-    for variant in _dispatch.VARIANTS:
-        assert sum(re.fullmatch(rf"fastconv/_core_{variant}\.cpython-\S+\.so", n) is not None for n in names) == 1
-    bundled = [n for n in names if n.startswith("fastconv.libs/") and not n.endswith("/")]
-    assert len(bundled) == 1 and re.fullmatch(r"fastconv\.libs/libgomp-[0-9a-f]+\.so[.0-9]*", bundled[0]), bundled
+    for module in ("_runtime", *(f"_core_{v}" for v in _dispatch.VARIANTS)):
+        assert sum(re.fullmatch(rf"fastconv/{module}\.cpython-\S+\.so", n) is not None for n in names) == 1
+    assert not [n for n in names if n.startswith("fastconv.libs/") and not n.endswith("/")]
     assert "fastconv/py.typed" in names
 
 
@@ -115,4 +120,5 @@ def test_sdist_carries_every_build_input():
     missing = [f for f in BUILD_INPUTS + ["src/fastconv/py.typed", "src/fastconv/_api.pyi", "tests/conftest.py"]
                if f not in names]
     assert not missing
-    assert not [n for n in names if n.endswith((".so", ".c"))], "generated or compiled files in the sdist"
+    generated = [n for n in names if n.endswith((".so", ".c")) and n not in COMPILED_SOURCES]
+    assert not generated, "generated or compiled files in the sdist"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _paths, kernels
+from fastconv import _plan, kernels
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads /proc/self/statm (Linux)")]
@@ -37,7 +37,7 @@ def raises(call):
 
 def forced(path, K, **kwargs):
     def call():
-        with _paths.force(path):
+        with _plan.force(path):
             fastconv.convolve(IMAGE, K, **kwargs)
     return call
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _paths
+from fastconv import _taps
+from helpers import path_of
 from twins import correlate_float64
 
 
@@ -13,7 +14,7 @@ def test_integer_rank1_kernels_are_exact_on_16_bit_images(dtype, v, h):
     # The separable path used the factors (column, row / pivot): 1/3 in float made 1-2% of the floor outputs of
     # 16-bit images one level low, although integer kernels are documented to be exact.
     K = np.outer(v, h).astype(np.float64)
-    assert _paths.choose(K, np.dtype(dtype), "replicate", 0.0)[0] == "separable"
+    assert path_of(K, dtype) == "separable"
     image = np.random.default_rng(1).integers(0, 900, (40, 40)).astype(dtype)
     exact = correlate_float64(image, K)
     for output, rounding in (("floor", np.floor), ("round", np.rint)):
@@ -24,7 +25,8 @@ def test_integer_rank1_kernels_are_exact_on_16_bit_images(dtype, v, h):
 
 def test_integer_kernels_get_integer_factors():
     K = np.outer([-3.0, -3.0], [3.0, -2.0, -2.0])
-    v, h = _paths.rank1_factors(K)
+    v, h, residual = _taps.rank1(K)
+    assert residual == 0
     np.testing.assert_array_equal(np.outer(v, h), K)
     np.testing.assert_array_equal(v, np.round(v))
     np.testing.assert_array_equal(h, np.round(h))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _paths
+from fastconv import _plan
 
 cv2 = pytest.importorskip("cv2")
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def reference_rows(image, K, y0, y1):
 @pytest.mark.parametrize("path", list(KERNELS))
 def test_more_than_2_31_pixels_on_every_path(big_image, big_out, path):
     K = KERNELS[path]
-    with _paths.force(path):
+    with _plan.force(path):
         result = fastconv.convolve(big_image, K, output="round", out=big_out)
     assert result is big_out
     for y0, y1 in CHECKED_ROWS:

@@ -6,6 +6,7 @@
 from fastconv import kernels
 from fastconv._api import convolve
 from fastconv._config import config, show_config
+from fastconv._explain import Explanation, explain
 from fastconv._opencv import (
     BORDER_CONSTANT,
     BORDER_DEFAULT,
@@ -22,10 +23,12 @@ from fastconv._opencv import (
     CV_64F,
     filter2D,
 )
+from fastconv._threads import get_threads, set_threads, thread_limit
 from fastconv._version import __version__
 
 __all__ = [
-    "convolve", "filter2D", "kernels", "show_config", "config", "__version__",
+    "convolve", "filter2D", "explain", "Explanation", "kernels", "show_config", "config", "get_threads", "set_threads", "thread_limit",
+    "__version__",
     "BORDER_CONSTANT", "BORDER_REPLICATE", "BORDER_REFLECT", "BORDER_WRAP", "BORDER_REFLECT_101",
     "BORDER_REFLECT101", "BORDER_DEFAULT", "BORDER_ISOLATED", "CV_8U", "CV_16U", "CV_16S", "CV_32F", "CV_64F",
 ]

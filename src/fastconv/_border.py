@@ -4,9 +4,9 @@ A padded axis of length ``n + k - 1`` (image length ``n``, kernel length ``k``, 
 ``p`` to source index ``border(p - a)``, or to -1 where the constant value applies. The rules repeat for any
 distance from the image (a reflection of a reflection), as scipy.ndimage does, so kernels may exceed the image.
 """
-import functools
-
 import numpy as np
+
+from fastconv._cache import ByteCache
 
 #: fastconv name -> (OpenCV constant name, scipy.ndimage mode)
 BORDERS = {
@@ -25,14 +25,23 @@ def check_border(border):
     return border
 
 
-@functools.lru_cache(maxsize=256)
+#: Bytes of index maps kept for reuse (a map has 8 bytes per padded position).
+INDEX_CACHE_BYTES = 16 * 2**20
+
+_maps = ByteCache(INDEX_CACHE_BYTES)
+
+
 def source_indices(border, n, k, anchor):
     """Source index (or -1 for the constant) of each of the ``n + k - 1`` padded positions along one axis.
 
-    Cached; the arrays returned are read-only.
+    Cached (within INDEX_CACHE_BYTES); the arrays returned are read-only.
     """
-    index = _source_indices(border, n, k, anchor)
-    index.flags.writeable = False
+    key = (border, n, k, anchor)
+    index = _maps.get(key)
+    if index is None:
+        index = _source_indices(border, n, k, anchor)
+        index.flags.writeable = False
+        _maps.put(key, index, index.nbytes)
     return index
 
 

@@ -3,8 +3,7 @@ import sys
 
 import numpy as np
 
-from fastconv import _dispatch, _paths
-from fastconv._api import _cpu_count
+from fastconv import _dispatch, _plan, _runtime
 from fastconv._version import __version__
 
 
@@ -14,8 +13,9 @@ def config():
     Returns
     -------
     dict
-        Keys ``fastconv``, ``simd_variant``, ``simd_variants_available``, ``openmp``, ``default_threads``,
-        ``paths``, ``python``, ``numpy``.
+        Keys ``fastconv``, ``simd_variant``, ``simd_variants_available``, ``threads`` (the budget that
+        ``threads=None`` means: `fastconv.get_threads`), ``cores_available`` (CPU affinity within a container's
+        CPU quota), ``paths``, ``python``, ``numpy``.
 
     Examples
     --------
@@ -23,14 +23,13 @@ def config():
     >>> fastconv.config()["simd_variant"] in fastconv.config()["simd_variants_available"]
     True
     """
-    openmp, _ = _dispatch.core().openmp_info()
     return {
         "fastconv": __version__,
         "simd_variant": _dispatch.active_variant(),
         "simd_variants_available": list(_dispatch.available_variants()),
-        "openmp": openmp,
-        "default_threads": _cpu_count(),
-        "paths": list(_paths.PATHS),
+        "threads": _runtime.budget(),
+        "cores_available": _runtime.available_cores(),
+        "paths": list(_plan.PATHS),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
     }

@@ -1,5 +1,5 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, auto_pickle=False
 # The avx2 build of the compiled core; fastconv._dispatch picks one variant at import.
 VARIANT = "avx2"
 
-include "_core_impl.pxi"
+include "_core.pxi"

@@ -1,3 +1,3 @@
-# Types of the compiled core's avx512 variant: the same source (_core_impl.pxi) as the baseline, compiled with other
+# Types of the compiled core's avx512 variant: the same source (_core.pxi) as the baseline, compiled with other
 # instruction-set flags, so the same interface (see _core_baseline.pyi).
 from fastconv._core_baseline import *  # noqa: F403

@@ -7,8 +7,8 @@ import numbers
 
 import numpy as np
 
-from fastconv import _paths
-from fastconv._api import _check_cval, _check_image, _check_kernel, _check_out, _check_threads, _filter
+from fastconv._api import filter_image
+from fastconv._checks import check_image, check_kernel, check_out, check_real, check_threads
 from fastconv._output import POLICY_RAW, POLICY_ROUND
 
 CV_8U, CV_16U, CV_16S, CV_32F, CV_64F = 0, 2, 3, 5, 6
@@ -102,7 +102,7 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
         ``BORDER_CONSTANT`` (zeros), ``BORDER_REPLICATE``, ``BORDER_REFLECT``, ``BORDER_WRAP`` or
         ``BORDER_REFLECT_101`` (default), optionally combined with ``BORDER_ISOLATED``.
     threads : int or None, optional
-        Number of threads (keyword only); None uses every core.
+        Most threads to use (keyword only); None uses the process's budget (`fastconv.get_threads`).
 
     Returns
     -------
@@ -130,22 +130,16 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     if given is not None and np.dtype(given).newbyteorder("=") not in _PAIRS:
         raise TypeError(f"src must be uint8, uint16, int16, float32 or float64 (as in cv2.filter2D); got dtype "
                         f"{given}")
-    img = _check_image(src, name="src")
+    img = check_image(src, name="src")
     if img.dtype not in _PAIRS:
         raise TypeError(f"src must be uint8, uint16, int16, float32 or float64 (as in cv2.filter2D); got dtype "
                         f"{np.asarray(src).dtype}")
-    k = _check_kernel(kernel, name="kernel")
+    k = check_kernel(kernel, name="kernel")
     out_dtype = _check_depth(ddepth, img.dtype)
     anchor = _check_cv_anchor(anchor, k.shape)
-    delta = _check_cval(delta, name="delta")
+    delta = check_real(delta, "delta")
     border = _check_border_type(borderType)
-    threads = _check_threads(threads)
-    dst = _check_out(dst, img.shape, out_dtype, name="dst")
-    integer_output = out_dtype.kind in "iu"
-    plan = _paths.plan(k, img.dtype, border, 0.0)
-    if np.float64 in (img.dtype, out_dtype):
-        acc = np.dtype(np.float64)
-    else:
-        acc = plan.accumulator(integer_output, 0.0)
-    policy = POLICY_ROUND if integer_output else POLICY_RAW
-    return _filter(img, plan, anchor, border, 0.0, out_dtype, policy, delta, acc, threads, dst)
+    threads = check_threads(threads)
+    dst = check_out(dst, img.shape, out_dtype, name="dst")
+    policy = POLICY_ROUND if out_dtype.kind in "iu" else POLICY_RAW
+    return filter_image(img, k, anchor, border, 0.0, out_dtype, policy, delta, None, threads, dst)

@@ -23,7 +23,8 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess without
     raise ImportError('fastconv.dask needs dask; install it with: pip install "fastconv[dask]"') from e
 
 import fastconv
-from fastconv._api import _check_anchor, _check_kernel
+from fastconv import _api
+from fastconv._checks import check_anchor as _check_anchor, check_kernel as _check_kernel
 from fastconv._border import source_indices
 from fastconv._opencv import _check_border_type, _check_cv_anchor
 from fastconv._output import stretch_range
@@ -103,7 +104,12 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
     axes = tuple(range(1, x.ndim)) if stack else None
     lo = da.where(da.isfinite(ranges), ranges, np.inf).min(axis=axes, keepdims=True)
     hi = da.where(da.isfinite(ranges), ranges, -np.inf).max(axis=axes, keepdims=True)
-    return da.map_blocks(_stretch_frames if stack else _stretch_block, raw, lo, hi, out_dtype, dtype=out_dtype)
+    # the sums' rounding noise, from the largest finite sample (of each frame): a range within it is flat
+    magnitude = da.where(da.isfinite(x), abs(x), 0).max(axis=axes, keepdims=True).astype(np.float64)
+    call = _api._call(probe, K, border, cval, "stretch", dtype, anchor, flip, accumulate, threads)
+    noise = magnitude.map_blocks(_noise, call, dtype=np.float64)
+    return da.map_blocks(_stretch_frames if stack else _stretch_block, raw, lo, hi, noise, out_dtype,
+                         dtype=out_dtype)
 
 
 def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType=fastconv.BORDER_REFLECT_101, *,
@@ -275,9 +281,14 @@ def _frames(block, function, args, kwargs):
     return np.stack([function(frame, *args, **kwargs) for frame in block])
 
 
-def _stretch_block(raw, lo, hi, dtype):
-    return stretch_range(raw, lo.item(), hi.item(), dtype)
+def _noise(magnitude, call):
+    return np.vectorize(lambda m: _api.stretch_noise(call, float(m)), otypes=[np.float64])(magnitude)
 
 
-def _stretch_frames(raw, lo, hi, dtype):
-    return np.stack([stretch_range(r, low.item(), high.item(), dtype) for r, low, high in zip(raw, lo, hi)])
+def _stretch_block(raw, lo, hi, noise, dtype):
+    return stretch_range(raw, lo.item(), hi.item(), dtype, noise.item())
+
+
+def _stretch_frames(raw, lo, hi, noise, dtype):
+    return np.stack([stretch_range(r, low.item(), high.item(), dtype, n.item())
+                     for r, low, high, n in zip(raw, lo, hi, noise)])

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 import numpy as np
 
 import fastconv
-from fastconv._api import _cpu_count
+from fastconv._runtime import available_cores
 from fastconv.cli import _images
 from fastconv.cli._common import CommandError, require_cv2
 
@@ -109,7 +109,7 @@ def run(kernel, inputs, outdir, border, policy, fmt, jobs, quiet, overwrite):
     if policy == "float" and not_tiff:
         raise CommandError(f"--output-policy float writes float32 pixels, which only TIFF stores ({not_tiff[0]!r} "
                            f"is not a TIFF): add --format tiff")
-    jobs = min(jobs or _cpu_count(), len(pairs))
+    jobs = min(jobs or available_cores(), len(pairs))
     threads = 1 if jobs > 1 else None  # several files at once: one core each; one file: every core on it
     progress = Progress(len(pairs), sys.stderr, enabled=not quiet and len(pairs) >= PROGRESS_FROM)
 

@@ -20,7 +20,7 @@ def run(height, width, repeat):
         cv2 = None
         print(f"OpenCV is not installed ({INSTALL_OPENCV}): timing fastconv alone.\n")
     else:
-        cv2.setNumThreads(fastconv.config()["default_threads"])
+        cv2.setNumThreads(fastconv.config()["threads"])
     image = test_scene(height, width)
     print(header(image, "a generated test scene") + "\n")
     print_table(compare_bank(image, cv2, repeat))

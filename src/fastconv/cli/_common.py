@@ -79,5 +79,5 @@ def print_table(rows):
 def header(image, what):
     """One line naming the fastconv build and the image the table is about."""
     cfg = fastconv.config()
-    return (f"fastconv {cfg['fastconv']} ({cfg['simd_variant']}, {cfg['default_threads']} threads) on {what}, "
+    return (f"fastconv {cfg['fastconv']} ({cfg['simd_variant']}, {cfg['threads']} threads) on {what}, "
             f"{image.shape[0]}x{image.shape[1]} uint8")

@@ -23,7 +23,7 @@ def run(image_path, outdir, repeat):
     if repeat < 1:
         raise CommandError(f"--repeat must be a positive int; got {repeat}")
     gray, what = _load(cv2, image_path)
-    cv2.setNumThreads(fastconv.config()["default_threads"])
+    cv2.setNumThreads(fastconv.config()["threads"])
     rows = compare_bank(gray, cv2, repeat)
     try:
         written = _write_montages(cv2, gray, rows, outdir)

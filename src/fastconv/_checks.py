@@ -1,0 +1,138 @@
+"""Validation of every public entry point's arguments: one place for the rules and their messages."""
+import numbers
+
+import numpy as np
+
+# Pixel dtypes the core reads directly, and lossless conversions for the other real dtypes.
+CORE_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64))
+_CONVERT = {
+    np.dtype(np.int8): np.dtype(np.int16),
+    np.dtype(np.float16): np.dtype(np.float32),
+    np.dtype(np.int32): np.dtype(np.float64),
+    np.dtype(np.uint32): np.dtype(np.float64),
+    np.dtype(np.int64): np.dtype(np.float64),
+    np.dtype(np.uint64): np.dtype(np.float64),
+}
+
+#: The largest kernel fastconv takes: 2**24 taps (4096 x 4096). Each output pixel multiplies every tap.
+MAX_KERNEL_TAPS = 2**24
+
+
+def check_image(image, name="image"):
+    """`image` as a 2-D or 3-D array of a core dtype that the core can read in place (native byte order, aligned,
+    strides in whole elements); a copy only where a conversion or such a layout needs one. Never a view the core
+    could write."""
+    if isinstance(image, (str, bytes)) or image is None:
+        raise TypeError(f"{name} must be a 2-D or 3-D numeric array; got {type(image).__name__}")
+    if isinstance(image, np.ma.MaskedArray):
+        raise TypeError(f"{name} must not be a masked array: its mask would be ignored; pass {name}.filled(value) "
+                        f"to choose what the masked pixels hold")
+    try:
+        arr = np.asarray(image)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{name} must be a 2-D or 3-D numeric array; could not convert it: {e}") from e
+    if arr.dtype.kind not in "uif":
+        raise TypeError(
+            f"{name} must have a real numeric dtype (uint8, uint16, int16, float32, float64, or another integer or "
+            f"float type); got dtype {arr.dtype}"
+        )
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"{name} must be 2-D (H, W) or 3-D (H, W, C); got {arr.ndim}-D with shape {arr.shape}")
+    dtype = arr.dtype.newbyteorder("=")
+    dtype = _CONVERT.get(dtype, dtype)
+    if dtype not in CORE_DTYPES:  # pragma: no cover - e.g. longdouble
+        dtype = np.dtype(np.float64)
+    arr = arr.astype(dtype, copy=False)
+    if not readable_in_place(arr):
+        arr = np.array(arr, copy=True)
+    return arr
+
+
+def readable_in_place(arr):
+    """Whether the core can read (or write) `arr` through its pointer and strides."""
+    return arr.flags.aligned and all(s % arr.itemsize == 0 for s in arr.strides)
+
+
+def check_kernel(kernel, name="K"):
+    """`kernel` as a finite 2-D float64 array."""
+    if isinstance(kernel, (str, bytes)) or kernel is None:
+        raise TypeError(f"{name} must be a 2-D numeric array; got {type(kernel).__name__}")
+    try:
+        k = np.asarray(kernel)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{name} must be a 2-D numeric array; could not convert it: {e}") from e
+    if k.dtype.kind not in "uif":
+        raise TypeError(f"{name} must have a real numeric dtype (integer or float); got dtype {k.dtype}")
+    if k.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (kh, kw); got {k.ndim}-D with shape {k.shape}")
+    if k.size == 0:
+        raise ValueError(f"{name} must not be empty; got shape {k.shape}")
+    if k.size > MAX_KERNEL_TAPS:
+        raise ValueError(f"{name} must have at most {MAX_KERNEL_TAPS} taps; got shape {k.shape}")
+    k = k.astype(np.float64)
+    if not np.isfinite(k).all():
+        raise ValueError(f"{name} must be finite: it contains NaN or inf")
+    return k
+
+
+def check_threads(threads):
+    """-1 for None (the budget), else the positive int."""
+    if threads is None:
+        return -1
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+        raise TypeError(f"threads must be a positive int or None (the process's budget); got "
+                        f"{type(threads).__name__}")
+    if threads < 1:
+        raise ValueError(f"threads must be a positive int or None (the process's budget); got {threads}")
+    return int(min(threads, 1024))
+
+
+def check_real(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    return float(value)
+
+
+def check_anchor(anchor, kshape):
+    """(row, col) of the kernel tap that lands on the output pixel; default the centre (k // 2 per axis)."""
+    kh, kw = kshape
+    if anchor is None:
+        return kh // 2, kw // 2
+    try:
+        ay, ax = anchor
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"anchor must be None or a (row, col) pair of ints; got {anchor!r}") from e
+    for v in (ay, ax):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"anchor must be None or a (row, col) pair of ints; got {anchor!r}")
+    if not (0 <= ay < kh and 0 <= ax < kw):
+        raise ValueError(f"anchor must lie inside the kernel: 0 <= row < {kh} and 0 <= col < {kw}; got {anchor!r}")
+    return int(ay), int(ax)
+
+
+def check_accumulate(accumulate):
+    if accumulate is None:
+        return None
+    if accumulate not in ("float32", "float64"):
+        raise ValueError(f"accumulate must be None, 'float32' or 'float64'; got {accumulate!r}")
+    return np.dtype(accumulate)
+
+
+def check_flip(flip):
+    if not isinstance(flip, (bool, np.bool_)):
+        raise TypeError(f"flip must be True or False; got {flip!r}")
+    return bool(flip)
+
+
+def check_out(out, shape, dtype, name="out"):
+    """`out` unchanged when it is a writeable array of exactly `shape` and `dtype`; otherwise a clear error."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be None or a numpy.ndarray; got {type(out).__name__}")
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"{name} must have shape {shape} and dtype {dtype}; got shape {out.shape} and dtype "
+                         f"{out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable; got a read-only array")
+    return out

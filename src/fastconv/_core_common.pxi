@@ -1,0 +1,321 @@
+# The core's shared machinery: CPU probes, the views the paths read and write, padded-row filling and output
+# storing. Everything here trusts its caller (fastconv._plan): indices, shapes and types are not checked again.
+#
+# Borders live entirely in two index maps: padded row `p` is source row `rows[p]` (the constant `cval` where it is
+# negative), and padded column `c` is source column `cols[c]`, so no padded image is ever built. Images and outputs
+# are 2-D views with strides in elements (a channel of an H x W x C array is a view with column stride C), and
+# every multiply-add is a multiply then an add, in the same order on every variant, so a pixel's value depends
+# only on its neighbourhood: not on its position, the thread count, the strips or the SIMD variant.
+
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS, PyBUF_RECORDS_RO
+from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
+from libc.math cimport floor
+
+from fastconv._runtime cimport run_pieces
+from fastconv._types cimport src_t, out_t, acc_t, dacc_t, fill_t, box_sum_t
+
+cdef extern from *:
+    """
+    /* The direct path's partial sums start on the entries the taps' segments mark (INIT): data the compiler
+       cannot see, so it would warn that they may be used uninitialised. Zeroing them first would cost a store of
+       every register block. */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+    #elif defined(__clang__)
+    #pragma clang diagnostic ignored "-Wsometimes-uninitialized"
+    #pragma clang diagnostic ignored "-Wconditional-uninitialized"
+    #endif
+    static int fastconv_cpu_has_avx2(void) {
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    #else
+        return 0;
+    #endif
+    }
+    static int fastconv_cpu_has_avx512(void) {
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return fastconv_cpu_has_avx2() && __builtin_cpu_supports("avx512f")
+            && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+            && __builtin_cpu_supports("avx512dq");
+    #else
+        return 0;
+    #endif
+    }
+    /* Output columns kept in registers per block: 8 vector registers of float32 (half as many doubles fit).
+       Two-row blocks hold two rows' columns: 16 of AVX-512's 32 registers, 8 of AVX2's or SSE2's 16. */
+    #if defined(__AVX512F__)
+    enum { FC_BLOCK_F = 128, FC_BLOCK_D = 64, FC_BLOCK2_F = 128, FC_BLOCK2_D = 64, FC_BLOCK2_I = 256 };
+    #elif defined(__AVX2__)
+    enum { FC_BLOCK_F = 64, FC_BLOCK_D = 32, FC_BLOCK2_F = 32, FC_BLOCK2_D = 16, FC_BLOCK2_I = 64 };
+    #else
+    enum { FC_BLOCK_F = 32, FC_BLOCK_D = 16, FC_BLOCK2_F = 16, FC_BLOCK2_D = 8, FC_BLOCK2_I = 32 };
+    #endif
+    """
+    int fastconv_cpu_has_avx2() noexcept nogil
+    int fastconv_cpu_has_avx512() noexcept nogil
+    enum: FC_BLOCK_F
+    enum: FC_BLOCK_D
+    enum: FC_BLOCK2_F
+    enum: FC_BLOCK2_D
+    enum: FC_BLOCK2_I
+
+# Element kinds, read from each buffer's format.
+cdef enum:
+    KIND_U8 = 0
+    KIND_U16 = 1
+    KIND_I16 = 2
+    KIND_F32 = 3
+    KIND_F64 = 4
+
+# Output policies (mirrored by fastconv._output).
+cdef enum:
+    POLICY_RAW = 0      # store the sum (+ delta) as it is: float outputs
+    POLICY_FLOOR = 1    # clip to [lo, hi], then round toward minus infinity
+    POLICY_ROUND = 2    # clip to [lo, hi], then round half to even
+
+# The most columns one _store call converts.
+cdef enum:
+    STORE_MAX = 256
+
+
+cdef struct Plane:
+    # A 2-D view: element (y, x) is at data + (y * rs + x * cs) * itemsize.
+    char* data
+    Py_ssize_t h, w, rs, cs
+    int kind
+
+
+cdef struct Border:
+    const int64_t* rows         # H + kh - 1 entries: a source row, or -1 for `cval`
+    const int64_t* cols         # W + kw - 1 entries: a source column, or -1 for `cval`
+    Py_ssize_t ax               # the anchor's column: padded column ax + x is source column x
+    double cval
+
+
+cdef struct Output:
+    int policy
+    double delta, lo, hi
+
+
+def cpu_has_avx2():
+    """True when this CPU (and OS) can run the AVX2 + FMA variant."""
+    return bool(fastconv_cpu_has_avx2())
+
+
+def cpu_has_avx512():
+    """True when this CPU (and OS) can run the AVX-512 variant."""
+    return bool(fastconv_cpu_has_avx512())
+
+
+cdef int _kind(const char* fmt) except -1:
+    while fmt[0] == b'@' or fmt[0] == b'=':
+        fmt += 1
+    if fmt[1] == 0:
+        if fmt[0] == b'B':
+            return KIND_U8
+        if fmt[0] == b'H':
+            return KIND_U16
+        if fmt[0] == b'h':
+            return KIND_I16
+        if fmt[0] == b'f':
+            return KIND_F32
+        if fmt[0] == b'd':
+            return KIND_F64
+    raise TypeError(f"fastconv core: unsupported element format {fmt.decode()!r}")
+
+
+cdef class _View:
+    """A held buffer of an array: its pointer, shape and strides in elements, and element kind."""
+    cdef Py_buffer buf
+    cdef bint held
+    cdef int kind
+
+    def __cinit__(self, obj, bint writable):
+        PyObject_GetBuffer(obj, &self.buf, PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
+        self.held = True
+        self.kind = _kind(self.buf.format)
+
+    def __dealloc__(self):
+        if self.held:
+            PyBuffer_Release(&self.buf)
+
+    cdef Plane plane(self):
+        cdef Plane p
+        p.data = <char*>self.buf.buf
+        p.h = self.buf.shape[0]
+        p.w = self.buf.shape[1] if self.buf.ndim > 1 else 1
+        p.rs = self.buf.strides[0] // self.buf.itemsize
+        p.cs = self.buf.strides[1] // self.buf.itemsize if self.buf.ndim > 1 else 1
+        p.kind = self.kind
+        return p
+
+    cdef const void* ptr(self):
+        return <const void*>self.buf.buf
+
+    cdef Py_ssize_t length(self):
+        return self.buf.shape[0] if self.buf.ndim else 0
+
+
+cdef inline const int64_t* _i64(const int64_t[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] else NULL
+
+
+cdef Border _border(border) except *:
+    """A Border from fastconv._plan's (rows, cols, ax, cval) record."""
+    cdef const int64_t[::1] rows = border[0]
+    cdef const int64_t[::1] cols = border[1]
+    cdef Border b
+    b.rows = &rows[0]
+    b.cols = &cols[0]
+    b.ax = border[2]
+    b.cval = border[3]
+    return b
+
+
+cdef Output _output(output) except *:
+    """An Output from fastconv._plan's (policy, delta, lo, hi) record."""
+    cdef Output o
+    o.policy = output[0]
+    o.delta = output[1]
+    o.lo = output[2]
+    o.hi = output[3]
+    return o
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Filling padded rows
+
+cdef inline void _fill(const src_t* s, const Plane* src, const Border* b, Py_ssize_t p, Py_ssize_t c0,
+                       Py_ssize_t c1, fill_t cval, fill_t* dst) noexcept nogil:
+    """Columns [c0, c1) of padded row p into dst[0 : c1 - c0], converted to the destination type."""
+    cdef Py_ssize_t r = b.rows[p], c, m, ax = b.ax, W = src.w, cs = src.cs
+    cdef Py_ssize_t lo = max(c0, ax), hi = min(c1, ax + W)
+    cdef const src_t* row
+    if r < 0:
+        for c in range(c1 - c0):
+            dst[c] = cval
+        return
+    row = s + r * src.rs
+    for c in range(c0, min(c1, ax)):
+        m = b.cols[c]
+        dst[c - c0] = cval if m < 0 else <fill_t>row[m * cs]
+    if cs == 1:
+        for c in range(lo, hi):
+            dst[c - c0] = <fill_t>row[c - ax]
+    else:
+        for c in range(lo, hi):
+            dst[c - c0] = <fill_t>row[(c - ax) * cs]
+    for c in range(max(c0, ax + W), c1):
+        m = b.cols[c]
+        dst[c - c0] = cval if m < 0 else <fill_t>row[m * cs]
+
+
+cdef void _fill_any(const Plane* src, const Border* b, Py_ssize_t p, Py_ssize_t c0, Py_ssize_t c1, fill_t cval,
+                    fill_t* dst) noexcept nogil:
+    """_fill for the source's element kind. (Integer destinations are only ever filled from integer images.)"""
+    if src.kind == KIND_U8:
+        _fill(<const uint8_t*>src.data, src, b, p, c0, c1, cval, dst)
+    elif src.kind == KIND_U16:
+        _fill(<const uint16_t*>src.data, src, b, p, c0, c1, cval, dst)
+    elif src.kind == KIND_I16:
+        _fill(<const int16_t*>src.data, src, b, p, c0, c1, cval, dst)
+    elif fill_t is float or fill_t is double:
+        if src.kind == KIND_F32:
+            _fill(<const float*>src.data, src, b, p, c0, c1, cval, dst)
+        else:
+            _fill(<const double*>src.data, src, b, p, c0, c1, cval, dst)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Storing outputs
+
+cdef inline void _convert(const dacc_t* acc, Py_ssize_t n, out_t* o, int policy, dacc_t delta, dacc_t lo,
+                          dacc_t hi) noexcept nogil:
+    """o[x] = policy(acc[x] + delta): float outputs as they are; integer outputs clipped to [lo, hi] and rounded
+    down or half to even (NaN becomes lo). int16 sums are exact integers: only clipped."""
+    cdef Py_ssize_t x
+    cdef dacc_t v
+    cdef dacc_t magic = 0      # 1.5 * 2**(mantissa bits): adding and subtracting it rounds half to even
+    if dacc_t is double:
+        magic = 6755399441055744.0
+    elif dacc_t is float:
+        magic = 12582912.0
+    if out_t is float or out_t is double:
+        for x in range(n):
+            o[x] = <out_t>(acc[x] + delta)
+    elif dacc_t is int16_t:
+        for x in range(n):
+            v = acc[x] + delta
+            v = v if v >= lo else lo
+            v = v if v <= hi else hi
+            o[x] = <out_t>v
+    elif policy == POLICY_ROUND:
+        for x in range(n):
+            v = acc[x] + delta
+            v = v if v >= lo else lo
+            v = v if v <= hi else hi
+            o[x] = <out_t>((v + magic) - magic)
+    elif lo >= 0:
+        for x in range(n):
+            v = acc[x] + delta
+            v = v if v >= lo else lo
+            v = v if v <= hi else hi
+            o[x] = <out_t>v    # truncation is floor for non-negative values
+    else:
+        for x in range(n):
+            v = acc[x] + delta
+            v = v if v >= lo else lo
+            v = v if v <= hi else hi
+            o[x] = <out_t>floor(v)
+
+
+cdef inline void _store_to(const dacc_t* acc, Py_ssize_t n, out_t* o, Py_ssize_t cs, const Output* spec) noexcept nogil:
+    cdef out_t tmp[STORE_MAX]
+    cdef Py_ssize_t x
+    cdef dacc_t delta, lo, hi
+    if dacc_t is int16_t:
+        delta = <int16_t>spec.delta
+        lo = <int16_t>max(spec.lo, -32768.0)
+        hi = <int16_t>min(spec.hi, 32767.0)
+    else:
+        delta = <dacc_t>spec.delta
+        lo = <dacc_t>spec.lo
+        hi = <dacc_t>spec.hi
+    if cs == 1:
+        _convert(acc, n, o, spec.policy, delta, lo, hi)
+    else:
+        _convert(acc, n, tmp, spec.policy, delta, lo, hi)
+        for x in range(n):
+            o[x * cs] = tmp[x]
+
+
+cdef void _store(const dacc_t* acc, Py_ssize_t n, const Plane* out, Py_ssize_t y, Py_ssize_t x,
+                 const Output* spec) noexcept nogil:
+    """Output pixels (y, x .. x + n - 1), n <= STORE_MAX, from the sums `acc`, by the output policy."""
+    cdef Py_ssize_t offset = y * out.rs + x * out.cs
+    if out.kind == KIND_U8:
+        _store_to(acc, n, <uint8_t*>out.data + offset, out.cs, spec)
+    elif out.kind == KIND_U16:
+        _store_to(acc, n, <uint16_t*>out.data + offset, out.cs, spec)
+    elif out.kind == KIND_I16:
+        _store_to(acc, n, <int16_t*>out.data + offset, out.cs, spec)
+    elif out.kind == KIND_F32:
+        _store_to(acc, n, <float*>out.data + offset, out.cs, spec)
+    else:
+        _store_to(acc, n, <double*>out.data + offset, out.cs, spec)
+
+
+cdef void _store_row(const dacc_t* acc, Py_ssize_t n, const Plane* out, Py_ssize_t y, Py_ssize_t x,
+                     const Output* spec) noexcept nogil:
+    """_store for any number of columns."""
+    cdef Py_ssize_t done = 0, m
+    while done < n:
+        m = min(n - done, <Py_ssize_t>STORE_MAX)
+        _store(acc + done, m, out, y, x + done, spec)
+        done += m
+
+
+cdef inline Py_ssize_t _round_up(Py_ssize_t n, Py_ssize_t to) noexcept nogil:
+    return (n + to - 1) // to * to

@@ -1,0 +1,157 @@
+"""Kernel preparation: the records the core's paths read (taps, factors, spectra, box scales).
+
+Every record is built once per plan (fastconv._plan) and read by the core as it is.
+"""
+import functools
+from typing import NamedTuple
+
+import numpy as np
+
+from fastconv._bounds import CHUNK
+
+# Segment kinds and flags of the direct path's taps (mirrored by _core_direct.pxi).
+SEG_BOTH, SEG_ROW0, SEG_ROW1 = 0, 1, 2
+INIT0, INIT1, FOLD0, FOLD1, FIRST0, FIRST1 = 1, 2, 4, 8, 16, 32
+
+#: The direct path sums two output rows per pass from this many non-zero taps on (fewer loads per tap); smaller
+#: kernels go one row at a time, where a second row's bookkeeping costs more than the loads it saves.
+PAIR_FROM_TAPS = 16
+
+#: The separable path's vertical pass sums two output rows per pass from this many non-zero taps of v on.
+SEPARABLE_PAIR_FROM_TAPS = 2
+
+
+class Taps(NamedTuple):
+    """The direct path's taps (see _core_direct.pxi): entry t reads padded row y + offsets[t, 0], column
+    x + offsets[t, 1], with coefficient coef[t, 0] for row y and coef[t, 1] for row y + 1."""
+    kh: int
+    kw: int
+    offsets: np.ndarray     # (E, 2) int64
+    coef: np.ndarray        # (E, 2), the accumulator's dtype
+    segments: np.ndarray    # (S, 4) int64: start, stop, kind, flags
+    paired: bool
+
+
+def row_taps(kernel):
+    """A row's taps in the order every path sums them: the non-zero taps, row-major."""
+    return kernel[kernel != 0]
+
+
+def direct_taps(kernel, acc, paired=None, chunk=CHUNK):
+    """The direct path's taps of `kernel` in accumulator dtype `acc`, each row's sum in chunks of `chunk`.
+
+    Paired, two output rows y and y + 1 read padded rows y .. y + kh: entry (d, j) carries K[d, j] for row y and
+    K[d - 1, j] for row y + 1, so both rows meet their taps in row-major order. `paired` defaults to the direct
+    path's choice (from PAIR_FROM_TAPS non-zero taps on).
+    """
+    kh, kw = kernel.shape
+    if paired is None:
+        paired = np.count_nonzero(kernel) >= PAIR_FROM_TAPS
+    paired = bool(paired) and kh > 1
+    if paired:
+        zeros = np.zeros((1, kw))
+        c0, c1 = np.vstack([kernel, zeros]), np.vstack([zeros, kernel])
+    else:
+        c0, c1 = kernel, np.zeros_like(kernel)
+    has0, has1 = c0 != 0, c1 != 0
+    d, j = np.nonzero(has0 | has1)
+    c0, c1, has0, has1 = c0[d, j], c1[d, j], has0[d, j], has1[d, j]
+    init0, fold0, first0 = _chunk_marks(has0, chunk)
+    init1, fold1, first1 = _chunk_marks(has1, chunk)
+    kind = np.where(has0 & has1, SEG_BOTH, np.where(has0, SEG_ROW0, SEG_ROW1))
+    n = kind.size
+    starts = np.ones(n, bool)
+    if n:
+        folded = fold0 | fold1
+        starts[1:] = (kind[1:] != kind[:-1]) | init0[1:] | init1[1:] | folded[:-1]
+    first = np.flatnonzero(starts)
+    last = np.append(first[1:], n)[:first.size] - 1
+    flags = (init0[first] * INIT0 | init1[first] * INIT1 | fold0[last] * FOLD0 | fold1[last] * FOLD1
+             | first0[last] * FIRST0 | first1[last] * FIRST1)
+    segments = np.stack([first, last + 1, kind[first], flags], axis=1).astype(np.int64).reshape(-1, 4)
+    return Taps(kh, kw, np.ascontiguousarray(np.stack([d, j], axis=1), dtype=np.int64).reshape(-1, 2),
+                np.ascontiguousarray(np.stack([c0, c1], axis=1), dtype=acc).reshape(-1, 2),
+                np.ascontiguousarray(segments), paired)
+
+
+def _chunk_marks(has, chunk):
+    """For the entries of one row (`has`): where its chunks start, where they end (are folded into the row's
+    total), and whether that fold is the first."""
+    index = np.cumsum(has) - 1
+    total = int(has.sum())
+    init = has & (index % chunk == 0)
+    fold = has & ((index % chunk == chunk - 1) | (index == total - 1))
+    return init, fold, fold & (index < chunk)
+
+
+def rank1(kernel):
+    """(v, h, residual) with outer(v, h) close to `kernel`, or None: `residual` is the largest relative difference
+    |v_i h_j - K_ij| / |K_ij| over the non-zero taps, and the zero taps are exactly the zeros of outer(v, h) (so
+    NaN and inf spread through the same taps). Integer-valued kernels get integer factors when they are exactly
+    rank 1 (residual 0); otherwise the factors come from the largest tap's row and column."""
+    nonzero = kernel != 0
+    if min(kernel.shape) < 2 or not nonzero.any():
+        return None
+    rows, cols = nonzero.any(axis=1), nonzero.any(axis=0)
+    if not np.array_equal(nonzero, np.outer(rows, cols)):
+        return None
+    peak = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+    pivot = kernel[peak]
+    if np.array_equal(kernel, np.round(kernel)) and np.abs(kernel).max() < 2**31:
+        gcd = np.gcd.reduce(kernel[peak[0], :].astype(np.int64))
+        v, h = np.round(kernel[:, peak[1]] * (gcd / pivot)), kernel[peak[0], :] / gcd
+        if np.array_equal(np.outer(v, h), kernel):
+            return v, h, 0.0
+    v, h = kernel[:, peak[1]] / pivot, kernel[peak[0], :].copy()
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        product = np.outer(v, h)
+        residual = float(np.max(np.abs(product[nonzero] - kernel[nonzero]) / np.abs(kernel[nonzero])))
+    if not np.isfinite(residual) or not np.array_equal(product != 0, nonzero):
+        return None
+    return v, h, residual
+
+
+def separable_taps(v, h, acc):
+    """The separable path's records: h's non-zero entries (indices, values, kw) and v's direct taps."""
+    index = np.flatnonzero(h).astype(np.int64)
+    horizontal = (index, np.ascontiguousarray(h[index], dtype=acc), h.size)
+    vertical = direct_taps(v.reshape(-1, 1), acc, paired=np.count_nonzero(v) >= SEPARABLE_PAIR_FROM_TAPS)
+    return horizontal, vertical
+
+
+def fft_spectrum(kernel, n, acc):
+    """(spec_re, spec_im, tw_re, tw_im) for the core's FFT path: the spectrum of the kernel as a correlation
+    (conj-flipped), scaled by 1 / n**2, bit-reversed on both axes and transposed (the order the forward transform
+    leaves a tile in), and the twiddles exp(-2 pi i k / n), k < n / 2."""
+    kh, kw = kernel.shape
+    g = np.zeros((n, n))
+    g[np.ix_(-np.arange(kh) % n, -np.arange(kw) % n)] = kernel
+    spectrum = np.fft.fft2(g) / (n * n)
+    bits = int(np.log2(n))
+    rev = np.array([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)])
+    spectrum = spectrum[np.ix_(rev, rev)].T
+    twiddles = np.exp(-2j * np.pi * np.arange(n // 2) / n)
+    return tuple(np.ascontiguousarray(a, dtype=acc) for a in (spectrum.real, spectrum.imag, twiddles.real,
+                                                               twiddles.imag))
+
+
+@functools.lru_cache(maxsize=64)
+def mean_reciprocal(n, peak, rounding):
+    """A float32 r such that rounding (`rounding` True) or flooring fl(S * r) gives the same integer as S / n
+    exactly, for every integer window sum S in [0, n * peak]; None where none is known to.
+
+    fl(S * r) is within a few float32 roundings of S / n (relative error at most 6u, u = 2**-24). A mean S / n
+    that is not an integer lies at least 1 / n from the next integer and 1 / (2n) from a half-integer, unless it
+    is a half-integer itself, which odd n (and powers of two, whose reciprocal is exact) rule out. So where
+    6u * peak < 1 / (2n): rounding needs r = fl(1 / n) and no tie; flooring needs r >= (1 / n)(1 + 2u), so that
+    an exact integer mean is never computed just below itself."""
+    u = 2.0 ** -24
+    if 12 * u * peak * n >= 1:
+        return None
+    exact = 1.0 / n
+    r = np.float32(exact)
+    if rounding:
+        return float(r) if n % 2 or (n & (n - 1)) == 0 else None
+    while float(r) < exact * (1 + 2 * u):
+        r = np.nextafter(r, np.float32(np.inf))
+    return float(r)
