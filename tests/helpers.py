@@ -4,9 +4,9 @@ import numpy as np
 import fastconv
 
 
-def path_of(K, dtype, shape=(1080, 1920), **options):
-    """The path fastconv takes for kernel `K` on an image of `dtype` and `shape` (fastconv.explain)."""
-    return fastconv.explain(np.zeros(shape, dtype), K, **options).path
+def path_of(K, image_dtype, shape=(1080, 1920), **options):
+    """The path fastconv takes for kernel `K` on an image of `image_dtype` and `shape` (fastconv.explain)."""
+    return fastconv.explain(np.zeros(shape, image_dtype), K, **options).path
 
 
 def bits(a):

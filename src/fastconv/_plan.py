@@ -240,7 +240,7 @@ class Plan:
     def _integer(self):
         if self.image_dtype != np.uint8 or not self.int_kernel:
             return "needs a uint8 image and an integer-valued kernel"
-        if self.border == "constant" and not (self.cval == round(self.cval) and 0 <= self.cval <= 255):
+        if self.border == "constant" and not (self.cval.is_integer() and 0 <= self.cval <= 255):
             return "the constant border is not an integer within 0..255"
         if self.l1 * 255 > _INT16_ROOM:
             return "the kernel's sums could leave int16"
@@ -257,7 +257,7 @@ class Plan:
             return "needs an integer image and equal non-zero taps"
         if k.size < 4 and _forced != "box":
             return "fewer than four taps"
-        if self.border == "constant" and self.cval != round(self.cval):
+        if self.border == "constant" and not self.cval.is_integer():
             return "the constant border is not an integer"
         if k.size * self.peak >= 2**31:
             return "the window sums could leave int32"
@@ -443,12 +443,14 @@ def _band(h, w, strip, work, threads, kh, paired, reach=0):
 
 
 def _peak(image_dtype, cval):
-    """Largest magnitude a sample can have (image values or the constant border)."""
+    """Largest magnitude a sample can have (image values or a finite constant border) where rounding bounds are
+    concerned: a NaN or inf border value follows the NaN rule instead (and never enters the FFT path's
+    transforms, which check each tile)."""
     if image_dtype.kind not in "iu":
         return math.inf
     info = np.iinfo(image_dtype)
     top = max(abs(int(info.min)), int(info.max))
-    return max(top, abs(cval)) if not math.isnan(cval) else math.inf
+    return max(top, abs(cval)) if math.isfinite(cval) else top
 
 
 def _strip(width, ring_rows, itemsize, halo, budget):
