@@ -4,10 +4,12 @@ The promise (README, "Accuracy"): for each output pixel with exact value S (the 
 under it, plus delta) and scale A = sum|K| * (the largest sample magnitude in the pixel's own window; at least one
 level for integer images),
 
-- integer outputs: the value before rounding is within half a level of S, so the result is at most one level from
-  the exact one, and exactly it for integer-valued kernels on integer images (every path but the FFT, which never
-  takes them);
-- float outputs: |result - S| <= EPSILON[dtype] * A.
+- integer outputs of integer images: the value before rounding is within half a level of S, so the result is at
+  most one level from the exact one, and exactly it for integer-valued kernels (every path but the FFT, which
+  never takes them);
+- float outputs: |result - S| <= EPSILON[dtype] * A;
+- integer outputs of float images: the value before rounding as for float outputs of the image's own dtype (its
+  samples have no bound a level could be measured against), then the output policy.
 
 A path (and its accumulator) is chosen only where its bound, computed for the kernel and, for the FFT path, for
 each tile's samples, is within that promise. All bounds are rigorous worst cases (Higham, "Accuracy and Stability of

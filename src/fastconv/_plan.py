@@ -154,6 +154,7 @@ class Plan:
         with np.errstate(over="ignore"):      # vast taps: an infinite sum, so float64 and no FFT
             self.l1 = float(np.abs(kernel).sum())
         self.peak = _peak(image_dtype, cval)
+        self.image_peak = _peak(image_dtype, 0.0)     # without the border value: what the FFT's tiles mostly hold
         self.int_kernel = bool(np.array_equal(kernel, np.round(kernel)))
         self.accumulate = accumulate
         self.reasons = {}           # path -> why it was not taken (for explain)
@@ -192,9 +193,12 @@ class Plan:
 
     def _float_fits(self, coefficient):
         """Whether a path whose error is `coefficient` * sum|K| * (the window's largest sample) keeps the
-        documented bound of this call's output."""
+        documented bound of this call's output (for integer outputs of float images, that of the image's own
+        float dtype; integer images' integer outputs are held to half a level instead)."""
         if self.integer_output:
-            return True
+            if self.integer_image:
+                return True
+            return coefficient <= EPSILON[max(4, self.image_dtype.itemsize)] * self.l1
         return coefficient <= EPSILON[self.out_dtype.itemsize] * self.l1
 
     def _integer_fits(self, error):
@@ -319,8 +323,8 @@ class Plan:
             direct_abs, direct_coef = self._direct_bound(u)
             for n in fft_tiles((kh, kw), acc.itemsize):         # cheapest first
                 per_peak = fft_bound(self.kernel, n, 1.0, u)
-                if self.integer_output:
-                    fits = not self.integer_image or (per_peak * self.peak < 0.5 and direct_abs < 0.5)
+                if self.integer_output:      # (tiles holding a larger border value are checked and summed directly)
+                    fits = not self.integer_image or (per_peak * self.image_peak < 0.5 and direct_abs < 0.5)
                 else:
                     fits = self._float_fits(max(per_peak, direct_coef)) or self.accumulate is not None
                 if fits:
@@ -335,7 +339,7 @@ class Plan:
         spectrum = fft_spectrum(self.kernel, n, acc)
         taps = direct_taps(self.kernel, acc)
         cost = _fft_ns_per_pixel(n, kh, kw, acc.itemsize)
-        bound = (per_peak * self.peak if self.integer_image else math.inf, per_peak)
+        bound = (per_peak * self.image_peak if self.integer_image else math.inf, per_peak)
         return {"acc": acc, "cost": cost, "records": (spectrum + (check,), taps), "bound": bound, "tile": n}
 
     def _fft_check(self, n, acc, per_peak):
