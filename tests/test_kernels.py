@@ -161,3 +161,30 @@ def test_parse_refuses_bad_npy_arrays(tmp_path, array, pattern):
 def test_parse_refuses_non_strings():
     with pytest.raises(TypeError, match="spec must be a str"):
         kernels.parse(np.ones((3, 3)))
+
+
+# --- sigma at float64's ends -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sigma", [10**400, -(10**400), 10**5000, float("inf"), np.longdouble(10) ** 400],
+                         ids=["10**400", "-10**400", "10**5000", "inf", "longdouble 1e400"])
+def test_gaussian_refuses_sigma_beyond_float64(sigma):
+    with pytest.raises(ValueError, match="^sigma must be a positive finite number \\(a float64: at most 1.8e308\\)"):
+        kernels.gaussian(3, sigma)
+
+
+@pytest.mark.parametrize("spec", ["gaussian:3:1e-320", "gaussian:5:5e-324", "gaussian:3:1e-160"])
+def test_tiny_sigma_gives_the_centre_tap_without_a_warning(spec):
+    """Warnings are errors in these tests: a RuntimeWarning from the overflowing distances would fail it."""
+    size, sigma = int(spec.split(":")[1]), float(spec.split(":")[2])
+    centre = np.zeros((size, size))
+    centre[size // 2, size // 2] = 1
+    np.testing.assert_array_equal(kernels.get(spec), centre)
+    g = cv2.getGaussianKernel(size, sigma, ktype=cv2.CV_64F)
+    np.testing.assert_array_equal(kernels.get(spec), g @ g.T)
+
+
+@pytest.mark.parametrize("sigma", [1e160, 1e300, 1.7976931348623157e308])
+def test_huge_sigma_gives_the_uniform_kernel_as_opencv(sigma):
+    np.testing.assert_allclose(kernels.gaussian(5, sigma), np.full((5, 5), 1 / 25), rtol=1e-15)
+    g = cv2.getGaussianKernel(5, sigma, ktype=cv2.CV_64F)
+    np.testing.assert_allclose(kernels.gaussian(5, sigma), g @ g.T, rtol=1e-15)

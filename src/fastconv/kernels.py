@@ -14,6 +14,7 @@ array([[ 0., -1.,  0.],
 >>> list(kernels.tutorial_bank())
 ['small_blur', 'large_blur', 'sharpen', 'laplacian', 'sobel_x', 'sobel_y', 'emboss']
 """
+import math
 import numbers
 import os
 
@@ -21,6 +22,17 @@ import numpy as np
 
 __all__ = ["box", "emboss", "gaussian", "get", "laplacian", "large_blur", "names", "parse", "scharr", "sharpen",
            "small_blur", "sobel", "sobel_x", "sobel_y", "tutorial_bank"]
+
+_SHOWN = 45                # characters of a value quoted in a message
+
+
+def _shown(value):
+    """`value` for an error message: its repr, cut short with '...'."""
+    try:
+        text = repr(value)
+    except ValueError:       # an int with more digits than Python turns into text
+        return f"an int of about {int(value.bit_length() * math.log10(2))} digits"
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
 def _size(name, value, odd=False):
@@ -57,8 +69,8 @@ def box(size, width=None):
 
 
 def _gaussian_1d(size, sigma):
-    z = (np.arange(size) - (size - 1) / 2.0) / sigma
     with np.errstate(over="ignore"):    # a tiny sigma: every tap but the centre becomes exactly 0
+        z = (np.arange(size) - (size - 1) / 2.0) / sigma
         g = np.exp(-0.5 * (z * z))
     return g / g.sum()
 
@@ -71,12 +83,21 @@ def gaussian(size, sigma=None):
     size : int
         Odd side length in taps.
     sigma : float, optional
-        Standard deviation in pixels; default OpenCV's rule ``0.3 * ((size - 1) * 0.5 - 1) + 0.8``.
+        Standard deviation in pixels; default OpenCV's rule ``0.3 * ((size - 1) * 0.5 - 1) + 0.8``. Any positive
+        float64 works, as in OpenCV: a sigma so small that every weight but the centre's underflows to 0 (below
+        about 0.026) gives the centre tap alone, the smallest subnormal (5e-324) included; one so large that every
+        weight rounds to the centre's (from about 1e8 on) gives the uniform kernel, the largest float64 included.
 
     Returns
     -------
     numpy.ndarray
         ``(size, size)`` float64 kernel, equal to ``g @ g.T`` with ``g = cv2.getGaussianKernel(size, sigma)``.
+
+    Raises
+    ------
+    ValueError
+        If `size` is not a positive odd int, or `sigma` is not a positive number that a float64 holds (NaN, inf and
+        numbers beyond 1.8e308, such as ``10**400``, are refused).
 
     Examples
     --------
@@ -88,10 +109,20 @@ def gaussian(size, sigma=None):
     size = _size("size", size, odd=True)
     if sigma is None:
         sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not (0 < sigma < np.inf):
-        raise ValueError(f"sigma must be a positive finite number or None; got {sigma!r}")
-    g = _gaussian_1d(size, float(sigma))
+    s = _float(sigma) if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool) else math.nan
+    if not 0 < s < math.inf:
+        raise ValueError(f"sigma must be a positive finite number (a float64: at most 1.8e308) or None; got "
+                         f"{_shown(sigma)}")
+    g = _gaussian_1d(size, s)
     return np.outer(g, g)
+
+
+def _float(value):
+    """`value` as a float; inf for a finite number beyond float64's range (10**400), which float() refuses."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def _derivative_1d(order, size):
