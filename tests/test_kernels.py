@@ -1,4 +1,6 @@
 """The kernel bank: the tutorial's seven as published, and the families equal to OpenCV's own generators."""
+import types
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -188,3 +190,31 @@ def test_huge_sigma_gives_the_uniform_kernel_as_opencv(sigma):
     np.testing.assert_allclose(kernels.gaussian(5, sigma), np.full((5, 5), 1 / 25), rtol=1e-15)
     g = cv2.getGaussianKernel(5, sigma, ktype=cv2.CV_64F)
     np.testing.assert_allclose(kernels.gaussian(5, sigma), g @ g.T, rtol=1e-15)
+
+
+# --- names ---------------------------------------------------------------------------------------------------------
+
+def test_names_lists_the_bank():
+    families = ["box:SIZE[:WIDTH]", "gaussian:SIZE[:SIGMA]", "sobel:DX:DY[:SIZE]", "scharr:DX:DY"]
+    assert kernels.names() == ["small_blur", "large_blur", "sharpen", "laplacian", "sobel_x", "sobel_y", "emboss",
+                               *families]
+    for name in kernels.names()[:7]:
+        np.testing.assert_array_equal(kernels.get(name), getattr(kernels, name)())
+    values = {"box": ["3", "4"], "gaussian": ["5", "1.5"], "sobel": ["1", "0", "5"], "scharr": ["1", "0"]}
+    for family in families:       # each pattern's parameters, required then [optional], are what get takes
+        name, *params = family.split("[")[0].split(":")
+        required = values[name][:len(params)]
+        assert kernels.get(":".join([name, *required])).ndim == 2
+        assert kernels.get(":".join([name, *values[name]])).ndim == 2
+        with pytest.raises(ValueError, match="wrong number of parameters"):
+            kernels.get(":".join([name, *values[name], "1"]))
+        if required:
+            with pytest.raises(ValueError, match="wrong number of parameters"):
+                kernels.get(":".join([name, *required[:-1]]))
+
+
+def test_dir_lists_the_public_names_and_no_imported_modules():
+    listed = dir(kernels)
+    assert sorted(kernels.__all__) == listed
+    assert not {"np", "os", "numbers", "math", "re", "difflib", "array"} & set(listed)
+    assert not [name for name in listed if isinstance(getattr(kernels, name), types.ModuleType)]

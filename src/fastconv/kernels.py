@@ -26,6 +26,11 @@ __all__ = ["box", "emboss", "gaussian", "get", "laplacian", "large_blur", "names
 _SHOWN = 45                # characters of a value quoted in a message
 
 
+def __dir__():
+    """The public names only: ``dir(fastconv.kernels)`` lists kernels, not the modules this one imports."""
+    return sorted(__all__)
+
+
 def _shown(value):
     """`value` for an error message: its repr, cut short with '...'."""
     try:
@@ -331,14 +336,19 @@ def tutorial_bank():
 
 
 def names():
-    """Every name `get` accepts: the fixed kernels, then the families with their parameters.
+    """The kernel bank's names: every name `get` (and `parse`) accepts.
 
     Returns
     -------
     list of str
+        The seven fixed kernels in the tutorial's order (``'small_blur'`` ... ``'emboss'``), then the four
+        families with their parameters (``'box:SIZE[:WIDTH]'``, ``'gaussian:SIZE[:SIGMA]'``,
+        ``'sobel:DX:DY[:SIZE]'``, ``'scharr:DX:DY'``).
 
     Examples
     --------
+    >>> names()[:3]
+    ['small_blur', 'large_blur', 'sharpen']
     >>> names()[-1]
     'scharr:DX:DY'
     """
