@@ -149,6 +149,21 @@ def test_kernels_shows_specs():
     assert "0.5 0.25;1 2 (2x2):\n  [[0.5  0.25]\n   [1.   2.  ]]" in result.stdout
 
 
+@pytest.mark.parametrize("spec, message", [
+    ("nonsense", "spec must be a kernel name (small_blur, "),
+    ("sharpn", "got 'sharpn': did you mean 'sharpen'?"),
+    ("gausian:5:1", "got 'gausian:5:1': did you mean 'gaussian:5:1'?"),
+    ("box:100000", "spec 'box:100000': size must be at most 2048 (a kernel has at most 2**22 = 4194304 taps)"),
+    ("gaussian:9999999", "size must be at most 2047"),
+])
+def test_kernels_refuses_a_bad_spec_naming_it_as_spec(spec, message):
+    """`kernels` takes SPECs as arguments: its errors say what is wrong with the spec, not with an option."""
+    result = fastconv_cli("kernels", spec)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("fastconv kernels: error: ") and message in result.stderr
+    assert "--kernel" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_bench_prints_agreement_and_timings():
     result = fastconv_cli("bench", "--height", 48, "--width", 64, "--repeat", 1)
     assert result.returncode == 0, result.stderr
@@ -316,6 +331,8 @@ def test_apply_format_and_16_bit_jpeg(tmp_path):
     ("1,2,3;4,5", "ragged rows): row 1 has 3, row 2 has 2"),
     ("1,x;3,4", "row 1 has 'x', which is not a number"),
     ("unsharp", "spec must be a kernel name"),
+    ("gausian:7:1.5", "got 'gausian:7:1.5': did you mean 'gaussian:7:1.5'?"),
+    ("box:4096:4096", "size * width must be at most 2**22"),
     ("gaussian:4", "size must be a positive odd int"),
     ("missing.npy", "spec file 'missing.npy' does not exist"),
 ])

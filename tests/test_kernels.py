@@ -289,6 +289,26 @@ def test_names_lists_the_bank():
                 kernels.get(":".join([name, *required[:-1]]))
 
 
+@pytest.mark.parametrize("call, suggestion", [
+    (lambda: kernels.get("sharpn"), "'sharpen'"),
+    (lambda: kernels.get("Laplacian"), "'laplacian'"),
+    (lambda: kernels.get("gausian:7:1.5"), "'gaussian:7:1.5'"),
+    (lambda: kernels.get("sharpen:3"), "'sharpen'"),
+    (lambda: kernels.parse("sobelx"), "'sobel_x'"),
+    (lambda: kernels.parse("boxx:5"), "'box:5'"),
+])
+def test_unknown_names_get_the_closest_name(call, suggestion):
+    with pytest.raises(ValueError, match=f": did you mean {suggestion}\\?$"):
+        call()
+
+
+@pytest.mark.parametrize("spec", ["median", "qqq:3", "x" * 100])
+def test_unknown_names_far_from_any_get_no_suggestion(spec):
+    with pytest.raises(ValueError, match="spec must") as info:
+        kernels.parse(spec)
+    assert "did you mean" not in str(info.value)
+
+
 def test_dir_lists_the_public_names_and_no_imported_modules():
     listed = dir(kernels)
     assert sorted(kernels.__all__) == listed

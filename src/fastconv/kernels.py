@@ -19,6 +19,7 @@ array([[ 0., -1.,  0.],
 ['small_blur', 'large_blur', 'sharpen', 'laplacian', 'sobel_x', 'sobel_y', 'emboss']
 """
 import array
+import difflib
 import math
 import numbers
 import os
@@ -385,6 +386,20 @@ def names():
                                               "scharr:DX:DY"]
 
 
+def _did_you_mean(spec):
+    """': did you mean ...?' naming the bank's name closest to the one in `spec` (parameters kept for a family), or
+    '' when none is close."""
+    name, _, params = spec.partition(":")
+    if len(name) > 40:      # nothing in the bank is close, and difflib is slow on long text
+        return ""
+    fixed = [f.__name__ for f in _TUTORIAL]
+    match = difflib.get_close_matches(name.lower(), fixed + list(_FAMILIES), n=1)
+    if not match:
+        return ""
+    guess = match[0] if match[0] in fixed or not params else f"{match[0]}:{params}"
+    return f": did you mean {_shown(guess)}?"
+
+
 def get(spec):
     """A kernel by name: a fixed one (``'sharpen'``) or a family with colon-separated parameters.
 
@@ -405,9 +420,9 @@ def get(spec):
     TypeError
         If `spec` is not a str.
     ValueError
-        If `spec` names no kernel, its parameters are not numbers or not as many as the family takes, or the family
-        refuses them (e.g. a kernel of more than 2**22 taps). Messages quote at most the first 45 characters of
-        `spec`.
+        If `spec` names no kernel (the message suggests the closest name, if one is close), its parameters are not
+        numbers or not as many as the family takes, or the family refuses them (e.g. a kernel of more than 2**22
+        taps). Messages quote at most the first 45 characters of `spec`.
 
     Examples
     --------
@@ -417,6 +432,10 @@ def get(spec):
     array([[ 0.,  1.,  0.],
            [ 1., -4.,  1.],
            [ 0.,  1.,  0.]])
+    >>> get("gausian:5")
+    Traceback (most recent call last):
+    ...
+    ValueError: spec must name a kernel, one of ...; got 'gausian:5': did you mean 'gaussian:5'?
     """
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str; got {type(spec).__name__}")
@@ -426,7 +445,8 @@ def get(spec):
     if name in fixed and name == text:
         return fixed[name]()
     if name not in _FAMILIES:
-        raise ValueError(f"spec must name a kernel, one of {', '.join(names())}; got {_shown(spec)}")
+        raise ValueError(f"spec must name a kernel, one of {', '.join(names())}; got {_shown(spec)}"
+                         f"{_did_you_mean(text)}")
     if text.count(":") > 3:         # no family takes more than three parameters
         raise ValueError(f"spec has the wrong number of parameters for {name!r}: {names()[-4:]}; got "
                          f"{_shown(spec)}")
@@ -475,9 +495,9 @@ def parse(spec):
     TypeError
         If `spec` is not a str or path.
     ValueError
-        If `spec` is empty or too long, names no kernel, names a missing, unreadable or too large file, holds more
-        than 2**22 values, or its rows are ragged, empty, not numbers or not finite. The message says which row
-        and value, and quotes at most the first 45 characters of a spec.
+        If `spec` is empty or too long, names no kernel (with the closest name, if one is close), names a missing,
+        unreadable or too large file, holds more than 2**22 values, or its rows are ragged, empty, not numbers or
+        not finite. The message says which row and value, and quotes at most the first 45 characters of a spec.
 
     Examples
     --------
@@ -518,7 +538,7 @@ def _from_name(text):
     fixed = [f.__name__ for f in _TUTORIAL]
     if text.split(":")[0] not in fixed + list(_FAMILIES):
         raise ValueError(f"spec must be a kernel name ({', '.join(names())}), a .npy/.txt/.csv file or inline "
-                         f"rows such as {_INLINE_EXAMPLE}; got {_shown(text)}")
+                         f"rows such as {_INLINE_EXAMPLE}; got {_shown(text)}{_did_you_mean(text)}")
     return get(text)
 
 

@@ -145,15 +145,16 @@ def _format(text):
 
 
 def _run_apply(args):
-    return _apply.run(_kernel(args.kernel), args.inputs, args.outdir, args.border, args.output_policy, args.format,
-                      args.jobs, args.quiet, args.overwrite)
+    return _apply.run(_kernel(args.kernel, "--kernel: "), args.inputs, args.outdir, args.border, args.output_policy,
+                      args.format, args.jobs, args.quiet, args.overwrite)
 
 
-def _kernel(spec):
+def _kernel(spec, option=""):
+    """The kernel `spec` describes, or a CommandError whose message starts with the `option` that gave it."""
     try:
         return kernels.parse(spec)
     except ValueError as e:
-        raise CommandError(f"--kernel: {e}") from e
+        raise CommandError(f"{option}{e}") from e
 
 
 def _run_kernels(args):
