@@ -215,12 +215,34 @@ def test_demo_on_a_given_image(tmp_path):
     assert "mine.png, 60x90 uint8" in result.stdout
 
 
+def damaged_images(folder):
+    """Images OpenCV cannot decode, each making another part of it print to stderr when it tries (without the
+    command's care): OpenCV's log, libpng itself, libtiff through OpenCV's log."""
+    ok, data = cv2.imencode(".png", (np.arange(64 * 64) % 256).astype(np.uint8).reshape(64, 64))
+    png = data.tobytes()
+    deflate = png.index(b"IDAT") + 4 + 2          # past the chunk type and the zlib header
+    files = {
+        "truncated.png": png[:len(png) // 2],                                    # "PNG input buffer is incomplete"
+        "garbled.png": png[:deflate + 17] + bytes(10) + png[deflate + 27:],      # "libpng error: IDAT: ..."
+        "no_header.png": b"\x89PNG\r\n\x1a\n truncated",                          # "IHDR chunk shall be first"
+        "garbage.tif": b"II*\x00garbage",                                        # "TIFFReadDirectory: ..."
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+        assert cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED) is None, name
+    return sorted(folder / name for name in files)
+
+
 def test_demo_with_a_broken_image_is_a_clear_error(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n not really")
-    result = fastconv_cli("demo", "--image", tmp_path / "broken.png", "--out", tmp_path / "d")
-    assert result.returncode == 2
-    assert "--image" in result.stderr and "not an image OpenCV can decode" in result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "d").exists()
+    damaged = damaged_images(tmp_path)
+    for image in [tmp_path / "broken.png", *damaged]:
+        result = fastconv_cli("demo", "--image", image, "--out", tmp_path / "d")
+        assert result.returncode == 2
+        assert result.stderr == (f"fastconv demo: error: --image {str(image)!r}: not an image OpenCV can decode "
+                                 f"(damaged, empty or an unsupported format)\n")
+        assert not (tmp_path / "d").exists()
 
 
 # --- apply -----------------------------------------------------------------------------------------------------------
@@ -255,6 +277,32 @@ def test_apply_a_folder_of_100_images_with_progress_and_a_broken_file(tmp_path):
     for rel, image in images.items():
         np.testing.assert_array_equal(read(tmp_path / "out" / rel), expected(image, kernels.sharpen()))
     assert digest(src) == before  # inputs untouched
+
+
+def test_apply_warns_about_damaged_images_in_one_line_each_and_nothing_from_opencv(tmp_path):
+    """OpenCV's log, libpng and libtiff would each print their own lines about these files; only the command's
+    warnings, one per file and naming it, reach stderr."""
+    damaged = damaged_images(tmp_path / "in")
+    image = photo_like((16, 16))
+    write(tmp_path / "in" / "fine.png", image)
+    result = fastconv_cli("apply", "-k", "sharpen", tmp_path / "in", "-o", tmp_path / "out")
+    assert result.returncode == 1 and "Filtered 1 of 5 images" in result.stdout
+    assert result.stderr.splitlines() == [f"fastconv apply: warning: skipped {path}: not an image OpenCV can decode "
+                                          f"(damaged, empty or an unsupported format)" for path in damaged]
+    np.testing.assert_array_equal(read(tmp_path / "out" / "fine.png"), expected(image, kernels.sharpen()))
+
+
+def test_quiet_decoders_drops_native_output_only_and_restores_everything(capfd):
+    from fastconv.cli import _images
+
+    level = cv2.utils.logging.getLogLevel()
+    with _images.quiet_decoders(cv2):
+        assert cv2.utils.logging.getLogLevel() == cv2.utils.logging.LOG_LEVEL_SILENT
+        os.write(2, b"from C, to the null device\n")
+        print("from Python", file=sys.stderr, flush=True)
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "from Python\nafter\n"
+    assert cv2.utils.logging.getLogLevel() == level
 
 
 @pytest.mark.parametrize("spec_kind, border, policy", [

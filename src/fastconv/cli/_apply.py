@@ -111,26 +111,27 @@ def run(kernel, inputs, outdir, border, policy, fmt, jobs, quiet, overwrite):
                            f"is not a TIFF): add --format tiff")
     jobs = min(jobs or _cpu_count(), len(pairs))
     threads = 1 if jobs > 1 else None  # several files at once: one core each; one file: every core on it
-    progress = Progress(len(pairs), sys.stderr, enabled=not quiet and len(pairs) >= PROGRESS_FROM)
 
     def one(src, dst):
         _images.write(cv2, dst, filter_image(_images.read(cv2, src), kernel, border, policy, threads))
 
     failed = 0
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(one, src, dst): src for src, dst in pairs}
-        try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                try:
-                    future.result()
-                except (_images.ImageError, ValueError, TypeError) as e:
-                    failed += 1
-                    progress.warn(f"fastconv apply: warning: skipped {futures[future]}: {e}")
-                progress.update(done)
-        except KeyboardInterrupt:
-            pool.shutdown(cancel_futures=True)
-            raise CommandError("interrupted; the images being written when it happened may be incomplete",
-                               code=130) from None
+    with _images.quiet_decoders(cv2):    # a damaged file gets our one-line warning, not libpng's or OpenCV's
+        progress = Progress(len(pairs), sys.stderr, enabled=not quiet and len(pairs) >= PROGRESS_FROM)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(one, src, dst): src for src, dst in pairs}
+            try:
+                for done, future in enumerate(as_completed(futures), start=1):
+                    try:
+                        future.result()
+                    except (_images.ImageError, ValueError, TypeError) as e:
+                        failed += 1
+                        progress.warn(f"fastconv apply: warning: skipped {futures[future]}: {e}")
+                    progress.update(done)
+            except KeyboardInterrupt:
+                pool.shutdown(cancel_futures=True)
+                raise CommandError("interrupted; the images being written when it happened may be incomplete",
+                                   code=130) from None
     written = len(pairs) - failed
     print(f"Filtered {written} of {len(pairs)} images into {os.path.abspath(outdir)}"
           + (f"; {failed} failed (see the warnings above)" if failed else ""))
