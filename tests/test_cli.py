@@ -413,6 +413,37 @@ def test_apply_never_overwrites_inputs(tmp_path):
         assert digest(tmp_path) == before
 
 
+IMAGE_NAME = "looks like an image file's name (end it with / if it is meant as a folder)"
+
+
+@pytest.mark.parametrize("out, what", [
+    ("result.png", IMAGE_NAME),
+    ("Result.TIFF", IMAGE_NAME),
+    ("sub/result.jpeg", IMAGE_NAME),
+    ("notes.txt", "is a file"),          # exists
+    ("in.png", "is a file"),             # exists, and is the input
+])
+def test_apply_refuses_an_output_that_is_a_file(tmp_path, out, what):
+    write(tmp_path / "in.png", photo_like((8, 8)))
+    (tmp_path / "notes.txt").write_text("a file")
+    before = digest(tmp_path)
+    result = fastconv_cli("apply", "-k", "sharpen", "in.png", "-o", out, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"fastconv apply: error: -o takes a folder, in which each output keeps its input's "
+                             f"name; {out!r} {what}\n")
+    assert digest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "notes.txt"]
+
+
+@pytest.mark.parametrize("out", ["folder.png/", "existing.png"])
+def test_apply_takes_a_folder_with_an_image_suffix(tmp_path, out):
+    image = photo_like((8, 8))
+    write(tmp_path / "in.png", image)
+    (tmp_path / "existing.png").mkdir()
+    result = fastconv_cli("apply", "-k", "sharpen", "in.png", "-o", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(read(tmp_path / out / "in.png"), expected(image, kernels.sharpen()))
+
+
 def test_apply_with_outdir_inside_the_input_folder_does_not_read_its_outputs(tmp_path):
     image = photo_like((12, 14))
     write(tmp_path / "in" / "a.png", image)

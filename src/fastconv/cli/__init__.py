@@ -96,7 +96,7 @@ def _add_apply(commands):
         '  fastconv apply --kernel sobel_x --output-policy stretch photos -o edges --format png', spec_help=True)
     apply.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and folders")
     apply.add_argument("-o", "--out", dest="outdir", metavar="OUTDIR", required=True,
-                       help="output folder, created if needed")
+                       help="output folder, created if needed (a folder: each output keeps its input's name)")
     apply.add_argument("-k", "--kernel", metavar="SPEC", required=True, help="the kernel (see below)")
     apply.add_argument("--border", choices=list(BORDERS), default="replicate",
                        help="how the image continues beyond its edges (default: replicate)")

@@ -49,8 +49,10 @@ def plan(inputs, outdir, fmt, overwrite=False):
     A file lands in `outdir` under its name; a folder's images (searched recursively by suffix) under their path
     inside it. `fmt` (a suffix without the dot, or None to keep each file's) sets the destinations' suffix. Folders
     inside `outdir` are not searched, so outputs are never read as inputs. Destinations that exist already are
-    refused unless `overwrite`; those that are this run's inputs always.
+    refused unless `overwrite`; those that are this run's inputs always; so is an `outdir` that is a file or looks
+    like an image's name.
     """
+    _check_outdir(outdir)
     out_root = os.path.realpath(outdir)
     pairs = []
     for given in inputs:
@@ -69,6 +71,19 @@ def plan(inputs, outdir, fmt, overwrite=False):
         pairs = [(src, os.path.splitext(dst)[0] + "." + fmt) for src, dst in pairs]
     _check_destinations(pairs, overwrite)
     return pairs
+
+
+def _check_outdir(outdir):
+    """Refuse an -o that is a file, or names one by an image suffix: -o takes the folder the outputs go into."""
+    if os.path.isdir(outdir):
+        return
+    if os.path.lexists(outdir):
+        what = "is a file"
+    elif outdir.lower().endswith(_images.SUFFIXES):
+        what = "looks like an image file's name (end it with / if it is meant as a folder)"
+    else:
+        return
+    raise CommandError(f"-o takes a folder, in which each output keeps its input's name; {outdir!r} {what}")
 
 
 def _inside(path, folder):
