@@ -444,6 +444,26 @@ def test_apply_takes_a_folder_with_an_image_suffix(tmp_path, out):
     np.testing.assert_array_equal(read(tmp_path / out / "in.png"), expected(image, kernels.sharpen()))
 
 
+def test_apply_filters_an_input_named_twice_once_where_first_named(tmp_path):
+    images = {name: photo_like((10, 12)) for name in ("a.png", "sub/c.png")}
+    for name, image in images.items():
+        write(tmp_path / "in" / name, image)
+    spellings = ["in", "in/sub/c.png", str(tmp_path / "in" / "a.png"), "in/./a.png", "in/sub/../a.png", "in/"]
+    result = fastconv_cli("apply", "-k", "sharpen", *spellings, "-o", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Filtered 2 of 2 images" in result.stdout
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png")) == \
+        ["a.png", "sub/c.png"]
+    # the file first, then its folder: the file's own destination wins, and the folder adds only the others
+    result = fastconv_cli("apply", "-k", "sharpen", "in/sub/c.png", "in", "-o", "out2", cwd=tmp_path)
+    assert result.returncode == 0 and "Filtered 2 of 2 images" in result.stdout
+    assert sorted(str(p.relative_to(tmp_path / "out2")) for p in (tmp_path / "out2").rglob("*.png")) == \
+        ["a.png", "c.png"]
+    for name, image in images.items():
+        np.testing.assert_array_equal(read(tmp_path / "out" / name), expected(image, kernels.sharpen()))
+        np.testing.assert_array_equal(read(tmp_path / "out2" / Path(name).name), expected(image, kernels.sharpen()))
+
+
 def test_apply_with_outdir_inside_the_input_folder_does_not_read_its_outputs(tmp_path):
     image = photo_like((12, 14))
     write(tmp_path / "in" / "a.png", image)

@@ -47,24 +47,30 @@ def plan(inputs, outdir, fmt, overwrite=False):
     """(source, destination) paths for every image in `inputs`, checked before anything is written.
 
     A file lands in `outdir` under its name; a folder's images (searched recursively by suffix) under their path
-    inside it. `fmt` (a suffix without the dot, or None to keep each file's) sets the destinations' suffix. Folders
-    inside `outdir` are not searched, so outputs are never read as inputs. Destinations that exist already are
-    refused unless `overwrite`; those that are this run's inputs always; so is an `outdir` that is a file or looks
-    like an image's name.
+    inside it. A file named more than once (again, inside a folder also given, or spelled another way) is filtered
+    once, where it is first named. `fmt` (a suffix without the dot, or None to keep each file's) sets the
+    destinations' suffix. Folders inside `outdir` are not searched, so outputs are never read as inputs.
+    Destinations that exist already are refused unless `overwrite`; those that are this run's inputs always; so is
+    an `outdir` that is a file or looks like an image's name.
     """
     _check_outdir(outdir)
     out_root = os.path.realpath(outdir)
-    pairs = []
+    pairs, seen = [], set()
     for given in inputs:
         if os.path.isdir(given):
             if os.path.realpath(given) == out_root:
                 raise CommandError(f"-o {outdir!r} is the INPUT folder {given!r}: the outputs would overwrite or mix "
                                    f"with the inputs; choose another folder")
-            pairs += [(src, os.path.join(outdir, os.path.relpath(src, given))) for src in _images_in(given, out_root)]
+            found = [(src, os.path.join(outdir, os.path.relpath(src, given))) for src in _images_in(given, out_root)]
         elif os.path.isfile(given):
-            pairs.append((given, os.path.join(outdir, os.path.basename(given))))
+            found = [(given, os.path.join(outdir, os.path.basename(given)))]
         else:
             raise CommandError(f"INPUT {given!r} does not exist")
+        for src, dst in found:
+            real = os.path.realpath(src)
+            if real not in seen:
+                seen.add(real)
+                pairs.append((src, dst))
     if not pairs:
         raise CommandError(f"no image files ({', '.join(_images.SUFFIXES)}) found in {', '.join(inputs)}")
     if fmt is not None:
