@@ -5,8 +5,10 @@ demo, against ``cv2.filter2D``.
 """
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -478,6 +480,62 @@ def test_apply_an_empty_folder_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     result = fastconv_cli("apply", "-k", "sharpen", tmp_path / "empty", "-o", tmp_path / "o")
     assert result.returncode == 2 and "no image files" in result.stderr
+
+
+SLOW_KERNEL = np.random.default_rng(3).integers(-1, 2, (255, 255)).astype(np.float64)   # about 1 s per file
+
+
+def run_and_interrupt(tmp_path, presses):
+    """``apply`` on 20 images, interrupted by `presses` Ctrl-C's once its first output exists: the completed
+    process (output as text) and the output folder. Ctrl-C goes to the whole process group, as a terminal sends
+    it; the command runs in its own group, so that is the command alone."""
+    for i in range(20):
+        write(tmp_path / "in" / f"{i:02d}.png", np.full((500, 500), 100, np.uint8))
+    np.save(tmp_path / "slow.npy", SLOW_KERNEL)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "fastconv", "apply", "-k", tmp_path / "slow.npy", "-j", "2",
+                                tmp_path / "in", "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=ENV, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.is_dir() and any(out.iterdir())):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no output within 120 s"
+            time.sleep(0.02)
+        for press in range(presses):
+            time.sleep(0.2 * press)
+            os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), out
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="sends SIGINT to a process group, as a terminal does")
+def test_ctrl_c_during_apply_lets_the_files_being_filtered_finish_then_ends_with_130(tmp_path):
+    result, out = run_and_interrupt(tmp_path, presses=1)
+    assert result.returncode == 130 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "fastconv apply: interrupted: finishing the images being filtered (Ctrl-C again to stop at once)"
+    written = sorted(out.iterdir())
+    assert lines[1:] == [f"fastconv apply: error: interrupted: {len(written)} of 20 images written into {out}, "
+                         f"the others not"]
+    assert 1 <= len(written) < 20
+    filtered = fastconv.convolve(np.full((500, 500), 100, np.uint8), SLOW_KERNEL)
+    for path in written:            # whole files, not halves
+        np.testing.assert_array_equal(read(path), filtered)
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="sends SIGINT to a process group, as a terminal does")
+def test_a_second_ctrl_c_during_apply_stops_at_once_with_130_and_no_traceback(tmp_path):
+    result, out = run_and_interrupt(tmp_path, presses=2)
+    assert result.returncode == 130 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "fastconv apply: interrupted: finishing the images being filtered (Ctrl-C again to stop at once)",
+        "fastconv apply: interrupted again: stopped at once; the images being written may be incomplete"]
+    assert len(list(out.iterdir())) < 20
 
 
 def test_a_closed_pipe_ends_quietly():

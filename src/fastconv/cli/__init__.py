@@ -5,8 +5,10 @@ extra); ``--help``, ``--version``, ``kernels`` and ``bench`` work without it.
 """
 import argparse
 import os
+import signal
 import sys
 import textwrap
+import threading
 
 import numpy as np
 
@@ -15,7 +17,7 @@ from fastconv._border import BORDERS
 from fastconv._output import OUTPUTS
 from fastconv._version import __version__
 from fastconv.cli import _apply, _bench, _demo
-from fastconv.cli._common import CommandError
+from fastconv.cli._common import INTERRUPTED, CommandError
 from fastconv.cli._images import SUFFIXES
 
 __all__ = ["main"]
@@ -89,7 +91,8 @@ def _add_apply(commands):
         "that exist already, unless --overwrite is given.\n\n"
         "Several files are filtered in parallel (one core each); a progress bar on stderr appears from "
         f"10 files. A file that cannot be read or written is skipped with a warning; the exit status is then 1 "
-        f"(0 when every file was written, 2 for a usage error).",
+        f"(0 when every file was written, 2 for a usage error). Ctrl-C starts no more files and, once those being "
+        f"filtered are written, ends with status 130; a second Ctrl-C stops at once.",
         '  fastconv apply --kernel sharpen photo.jpg -o out\n'
         '  fastconv apply --kernel gaussian:7:1.5 --border reflect101 photos/ -o blurred\n'
         '  fastconv apply --kernel "0,-1,0;-1,5,-1;0,-1,0" scans/*.tif -o sharp --output-policy round\n'
@@ -208,7 +211,8 @@ def main(argv=None):
     Returns
     -------
     int
-        The exit status: 0 success, 1 some files failed (``apply``), 2 a usage error or missing OpenCV.
+        The exit status: 0 success, 1 some files failed (``apply``), 2 a usage error or missing OpenCV, 130
+        interrupted (Ctrl-C).
 
     Examples
     --------
@@ -224,13 +228,20 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
+    on_interrupt = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
         return args.run(args)
     except CommandError as e:
         print(f"fastconv {args.command}: error: {e}", file=sys.stderr)
         return e.code
+    except KeyboardInterrupt:
+        print(f"fastconv {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:
         # the reader went away (`fastconv kernels | head`): stop quietly, as Unix tools do, and keep Python's exit
         # flush from raising again on the dead pipe
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        if on_interrupt is not None:         # a command may have changed it after a first Ctrl-C
+            signal.signal(signal.SIGINT, on_interrupt)

@@ -8,7 +8,7 @@ import numpy as np
 import fastconv
 from fastconv._api import _cpu_count
 from fastconv.cli import _images
-from fastconv.cli._common import CommandError, require_cv2
+from fastconv.cli._common import INTERRUPTED, CommandError, require_cv2, stop_at_next_interrupt
 
 PROGRESS_FROM = 10  # files; fewer finish too soon for a progress bar to help
 _TIFF = (".tif", ".tiff")
@@ -139,20 +139,28 @@ def run(kernel, inputs, outdir, border, policy, fmt, jobs, quiet, overwrite):
     failed = 0
     with _images.quiet_decoders(cv2):    # a damaged file gets our one-line warning, not libpng's or OpenCV's
         progress = Progress(len(pairs), sys.stderr, enabled=not quiet and len(pairs) >= PROGRESS_FROM)
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        pool, futures = ThreadPoolExecutor(max_workers=jobs), {}
+        try:
             futures = {pool.submit(one, src, dst): src for src, dst in pairs}
-            try:
-                for done, future in enumerate(as_completed(futures), start=1):
-                    try:
-                        future.result()
-                    except (_images.ImageError, ValueError, TypeError) as e:
-                        failed += 1
-                        progress.warn(f"fastconv apply: warning: skipped {futures[future]}: {e}")
-                    progress.update(done)
-            except KeyboardInterrupt:
-                pool.shutdown(cancel_futures=True)
-                raise CommandError("interrupted; the images being written when it happened may be incomplete",
-                                   code=130) from None
+            for done, future in enumerate(as_completed(futures), start=1):
+                try:
+                    future.result()
+                except (_images.ImageError, ValueError, TypeError) as e:
+                    failed += 1
+                    progress.warn(f"fastconv apply: warning: skipped {futures[future]}: {e}")
+                progress.update(done)
+        except KeyboardInterrupt:
+            # Ctrl-C: start no more files, let those being filtered finish (a file half written is worse than a
+            # second's wait), then end with 130; a second Ctrl-C ends the process at once.
+            stop_at_next_interrupt("apply", "the images being written may be incomplete")
+            progress.warn("fastconv apply: interrupted: finishing the images being filtered (Ctrl-C again to stop "
+                          "at once)")
+            pool.shutdown(wait=True, cancel_futures=True)
+            written = sum(1 for f in futures if f.done() and not f.cancelled() and f.exception() is None)
+            raise CommandError(f"interrupted: {written} of {len(pairs)} images written into "
+                               f"{os.path.abspath(outdir)}, the others not", code=INTERRUPTED) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     written = len(pairs) - failed
     print(f"Filtered {written} of {len(pairs)} images into {os.path.abspath(outdir)}"
           + (f"; {failed} failed (see the warnings above)" if failed else ""))
