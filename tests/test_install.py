@@ -79,7 +79,7 @@ def test_installed_files_list_every_variant_and_the_bundled_openmp_runtime():
     for variant in _dispatch.VARIANTS if platform.machine() == "x86_64" else ("baseline",):
         assert any(re.fullmatch(rf"fastconv/_core_{variant}\.cpython-\S+\.so", f) for f in files), variant
     assert any(re.fullmatch(r"fastconv\.libs/libgomp-[0-9a-f]+\.so[.0-9]*", f) for f in files), files
-    for name in ("py.typed", "_api.pyi", "_opencv.pyi", "kernels.pyi", "_config.pyi", "_core_baseline.pyi"):
+    for name in ("py.typed", "_api.pyi", "_opencv.pyi", "kernels.pyi", "dask.pyi", "_config.pyi", "_core_baseline.pyi"):
         assert f"fastconv/{name}" in files
 
 
