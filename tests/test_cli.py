@@ -151,6 +151,20 @@ def test_kernels_shows_specs():
     assert "0.5 0.25;1 2 (2x2):\n  [[0.5  0.25]\n   [1.   2.  ]]" in result.stdout
 
 
+@pytest.mark.parametrize("spec, matrix", [
+    ("0,0", "[[0 0]]"),                                   # equal taps, but no 1/n
+    ("1e-320,1e-320", "[[0. 0.]]"),                       # equal taps whose 1/n is beyond float64
+    ("-0.25,-0.25", "[[-0.25 -0.25]]"),
+    ("1e300,1", "[[1.e+300 1.e+000]]"),                   # integer-valued, but beyond int64
+    ("0.125,0.125;0.125,0.125", "every tap 1/8"),
+])
+def test_kernels_shows_any_kernel_it_reads(spec, matrix):
+    result = subprocess.run([sys.executable, "-W", "error", "-m", "fastconv", "kernels", "--", spec],
+                            capture_output=True, text=True, env=ENV, timeout=60, check=False)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.splitlines()[1] == "  " + matrix
+
+
 @pytest.mark.parametrize("spec, message", [
     ("nonsense", "spec must be a kernel name (small_blur, "),
     ("sharpn", "got 'sharpn': did you mean 'sharpen'?"),

@@ -4,6 +4,7 @@
 extra); ``--help``, ``--version``, ``kernels`` and ``bench`` work without it.
 """
 import argparse
+import math
 import os
 import signal
 import sys
@@ -180,9 +181,12 @@ def _summary(function):
 
 def _matrix(k):
     """A kernel's matrix for reading: integers as integers, equal taps as one fraction."""
-    if k.size > 1 and np.all(k == k.flat[0]) and np.isclose(1 / k.flat[0], round(1 / k.flat[0])):
-        return f"  every tap 1/{round(1 / k.flat[0])}"
-    shown = k.astype(np.int64) if np.all(k == np.round(k)) else k
+    first = float(k.flat[0])
+    n = 1 / first if first > 0 else math.inf      # in Python floats: 1 / 1e-320 is inf, without a warning
+    if k.size > 1 and np.all(k == first) and math.isfinite(n) and np.isclose(n, round(n)):
+        return f"  every tap 1/{round(n)}"
+    exact = np.all(k == np.round(k)) and np.all(np.abs(k) <= 2**53)     # integers that int64 holds exactly
+    shown = k.astype(np.int64) if exact else k
     return "  " + np.array2string(shown, precision=4, suppress_small=True, max_line_width=116).replace("\n", "\n  ")
 
 
