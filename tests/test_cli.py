@@ -5,8 +5,10 @@ demo, against ``cv2.filter2D``.
 """
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +151,35 @@ def test_kernels_shows_specs():
     assert "0.5 0.25;1 2 (2x2):\n  [[0.5  0.25]\n   [1.   2.  ]]" in result.stdout
 
 
+@pytest.mark.parametrize("spec, matrix", [
+    ("0,0", "[[0 0]]"),                                   # equal taps, but no 1/n
+    ("1e-320,1e-320", "[[0. 0.]]"),                       # equal taps whose 1/n is beyond float64
+    ("-0.25,-0.25", "[[-0.25 -0.25]]"),
+    ("1e300,1", "[[1.e+300 1.e+000]]"),                   # integer-valued, but beyond int64
+    ("0.125,0.125;0.125,0.125", "every tap 1/8"),
+])
+def test_kernels_shows_any_kernel_it_reads(spec, matrix):
+    result = subprocess.run([sys.executable, "-W", "error", "-m", "fastconv", "kernels", "--", spec],
+                            capture_output=True, text=True, env=ENV, timeout=60, check=False)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.splitlines()[1] == "  " + matrix
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("nonsense", "spec must be a kernel name (small_blur, "),
+    ("sharpn", "got 'sharpn': did you mean 'sharpen'?"),
+    ("gausian:5:1", "got 'gausian:5:1': did you mean 'gaussian:5:1'?"),
+    ("box:100000", "spec 'box:100000': size must be at most 2048 (a kernel has at most 2**22 = 4194304 taps)"),
+    ("gaussian:9999999", "size must be at most 2047"),
+])
+def test_kernels_refuses_a_bad_spec_naming_it_as_spec(spec, message):
+    """`kernels` takes SPECs as arguments: its errors say what is wrong with the spec, not with an option."""
+    result = fastconv_cli("kernels", spec)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("fastconv kernels: error: ") and message in result.stderr
+    assert "--kernel" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_bench_prints_agreement_and_timings():
     result = fastconv_cli("bench", "--height", 48, "--width", 64, "--repeat", 1)
     assert result.returncode == 0, result.stderr
@@ -200,12 +231,34 @@ def test_demo_on_a_given_image(tmp_path):
     assert "mine.png, 60x90 uint8" in result.stdout
 
 
+def damaged_images(folder):
+    """Images OpenCV cannot decode, each making another part of it print to stderr when it tries (without the
+    command's care): OpenCV's log, libpng itself, libtiff through OpenCV's log."""
+    ok, data = cv2.imencode(".png", (np.arange(64 * 64) % 256).astype(np.uint8).reshape(64, 64))
+    png = data.tobytes()
+    deflate = png.index(b"IDAT") + 4 + 2          # past the chunk type and the zlib header
+    files = {
+        "truncated.png": png[:len(png) // 2],                                    # "PNG input buffer is incomplete"
+        "garbled.png": png[:deflate + 17] + bytes(10) + png[deflate + 27:],      # "libpng error: IDAT: ..."
+        "no_header.png": b"\x89PNG\r\n\x1a\n truncated",                          # "IHDR chunk shall be first"
+        "garbage.tif": b"II*\x00garbage",                                        # "TIFFReadDirectory: ..."
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+        assert cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED) is None, name
+    return sorted(folder / name for name in files)
+
+
 def test_demo_with_a_broken_image_is_a_clear_error(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n not really")
-    result = fastconv_cli("demo", "--image", tmp_path / "broken.png", "--out", tmp_path / "d")
-    assert result.returncode == 2
-    assert "--image" in result.stderr and "not an image OpenCV can decode" in result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "d").exists()
+    damaged = damaged_images(tmp_path)
+    for image in [tmp_path / "broken.png", *damaged]:
+        result = fastconv_cli("demo", "--image", image, "--out", tmp_path / "d")
+        assert result.returncode == 2
+        assert result.stderr == (f"fastconv demo: error: --image {str(image)!r}: not an image OpenCV can decode "
+                                 f"(damaged, empty or an unsupported format)\n")
+        assert not (tmp_path / "d").exists()
 
 
 # --- apply -----------------------------------------------------------------------------------------------------------
@@ -240,6 +293,32 @@ def test_apply_a_folder_of_100_images_with_progress_and_a_broken_file(tmp_path):
     for rel, image in images.items():
         np.testing.assert_array_equal(read(tmp_path / "out" / rel), expected(image, kernels.sharpen()))
     assert digest(src) == before  # inputs untouched
+
+
+def test_apply_warns_about_damaged_images_in_one_line_each_and_nothing_from_opencv(tmp_path):
+    """OpenCV's log, libpng and libtiff would each print their own lines about these files; only the command's
+    warnings, one per file and naming it, reach stderr."""
+    damaged = damaged_images(tmp_path / "in")
+    image = photo_like((16, 16))
+    write(tmp_path / "in" / "fine.png", image)
+    result = fastconv_cli("apply", "-k", "sharpen", tmp_path / "in", "-o", tmp_path / "out")
+    assert result.returncode == 1 and "Filtered 1 of 5 images" in result.stdout
+    assert result.stderr.splitlines() == [f"fastconv apply: warning: skipped {path}: not an image OpenCV can decode "
+                                          f"(damaged, empty or an unsupported format)" for path in damaged]
+    np.testing.assert_array_equal(read(tmp_path / "out" / "fine.png"), expected(image, kernels.sharpen()))
+
+
+def test_quiet_decoders_drops_native_output_only_and_restores_everything(capfd):
+    from fastconv.cli import _images
+
+    level = cv2.utils.logging.getLogLevel()
+    with _images.quiet_decoders(cv2):
+        assert cv2.utils.logging.getLogLevel() == cv2.utils.logging.LOG_LEVEL_SILENT
+        os.write(2, b"from C, to the null device\n")
+        print("from Python", file=sys.stderr, flush=True)
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "from Python\nafter\n"
+    assert cv2.utils.logging.getLogLevel() == level
 
 
 @pytest.mark.parametrize("spec_kind, border, policy", [
@@ -316,6 +395,8 @@ def test_apply_format_and_16_bit_jpeg(tmp_path):
     ("1,2,3;4,5", "ragged rows): row 1 has 3, row 2 has 2"),
     ("1,x;3,4", "row 1 has 'x', which is not a number"),
     ("unsharp", "spec must be a kernel name"),
+    ("gausian:7:1.5", "got 'gausian:7:1.5': did you mean 'gaussian:7:1.5'?"),
+    ("box:4096:4096", "size * width must be at most 2**22"),
     ("gaussian:4", "size must be a positive odd int"),
     ("missing.npy", "spec file 'missing.npy' does not exist"),
 ])
@@ -348,6 +429,57 @@ def test_apply_never_overwrites_inputs(tmp_path):
         assert digest(tmp_path) == before
 
 
+IMAGE_NAME = "looks like an image file's name (end it with / if it is meant as a folder)"
+
+
+@pytest.mark.parametrize("out, what", [
+    ("result.png", IMAGE_NAME),
+    ("Result.TIFF", IMAGE_NAME),
+    ("sub/result.jpeg", IMAGE_NAME),
+    ("notes.txt", "is a file"),          # exists
+    ("in.png", "is a file"),             # exists, and is the input
+])
+def test_apply_refuses_an_output_that_is_a_file(tmp_path, out, what):
+    write(tmp_path / "in.png", photo_like((8, 8)))
+    (tmp_path / "notes.txt").write_text("a file")
+    before = digest(tmp_path)
+    result = fastconv_cli("apply", "-k", "sharpen", "in.png", "-o", out, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"fastconv apply: error: -o takes a folder, in which each output keeps its input's "
+                             f"name; {out!r} {what}\n")
+    assert digest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "notes.txt"]
+
+
+@pytest.mark.parametrize("out", ["folder.png/", "existing.png"])
+def test_apply_takes_a_folder_with_an_image_suffix(tmp_path, out):
+    image = photo_like((8, 8))
+    write(tmp_path / "in.png", image)
+    (tmp_path / "existing.png").mkdir()
+    result = fastconv_cli("apply", "-k", "sharpen", "in.png", "-o", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(read(tmp_path / out / "in.png"), expected(image, kernels.sharpen()))
+
+
+def test_apply_filters_an_input_named_twice_once_where_first_named(tmp_path):
+    images = {name: photo_like((10, 12)) for name in ("a.png", "sub/c.png")}
+    for name, image in images.items():
+        write(tmp_path / "in" / name, image)
+    spellings = ["in", "in/sub/c.png", str(tmp_path / "in" / "a.png"), "in/./a.png", "in/sub/../a.png", "in/"]
+    result = fastconv_cli("apply", "-k", "sharpen", *spellings, "-o", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Filtered 2 of 2 images" in result.stdout
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png")) == \
+        ["a.png", "sub/c.png"]
+    # the file first, then its folder: the file's own destination wins, and the folder adds only the others
+    result = fastconv_cli("apply", "-k", "sharpen", "in/sub/c.png", "in", "-o", "out2", cwd=tmp_path)
+    assert result.returncode == 0 and "Filtered 2 of 2 images" in result.stdout
+    assert sorted(str(p.relative_to(tmp_path / "out2")) for p in (tmp_path / "out2").rglob("*.png")) == \
+        ["a.png", "c.png"]
+    for name, image in images.items():
+        np.testing.assert_array_equal(read(tmp_path / "out" / name), expected(image, kernels.sharpen()))
+        np.testing.assert_array_equal(read(tmp_path / "out2" / Path(name).name), expected(image, kernels.sharpen()))
+
+
 def test_apply_with_outdir_inside_the_input_folder_does_not_read_its_outputs(tmp_path):
     image = photo_like((12, 14))
     write(tmp_path / "in" / "a.png", image)
@@ -362,6 +494,62 @@ def test_apply_an_empty_folder_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     result = fastconv_cli("apply", "-k", "sharpen", tmp_path / "empty", "-o", tmp_path / "o")
     assert result.returncode == 2 and "no image files" in result.stderr
+
+
+SLOW_KERNEL = np.random.default_rng(3).integers(-1, 2, (255, 255)).astype(np.float64)   # about 1 s per file
+
+
+def run_and_interrupt(tmp_path, presses):
+    """``apply`` on 20 images, interrupted by `presses` Ctrl-C's once its first output exists: the completed
+    process (output as text) and the output folder. Ctrl-C goes to the whole process group, as a terminal sends
+    it; the command runs in its own group, so that is the command alone."""
+    for i in range(20):
+        write(tmp_path / "in" / f"{i:02d}.png", np.full((500, 500), 100, np.uint8))
+    np.save(tmp_path / "slow.npy", SLOW_KERNEL)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "fastconv", "apply", "-k", tmp_path / "slow.npy", "-j", "2",
+                                tmp_path / "in", "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=ENV, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.is_dir() and any(out.iterdir())):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no output within 120 s"
+            time.sleep(0.02)
+        for press in range(presses):
+            time.sleep(0.2 * press)
+            os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), out
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="sends SIGINT to a process group, as a terminal does")
+def test_ctrl_c_during_apply_lets_the_files_being_filtered_finish_then_ends_with_130(tmp_path):
+    result, out = run_and_interrupt(tmp_path, presses=1)
+    assert result.returncode == 130 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "fastconv apply: interrupted: finishing the images being filtered (Ctrl-C again to stop at once)"
+    written = sorted(out.iterdir())
+    assert lines[1:] == [f"fastconv apply: error: interrupted: {len(written)} of 20 images written into {out}, "
+                         f"the others not"]
+    assert 1 <= len(written) < 20
+    filtered = fastconv.convolve(np.full((500, 500), 100, np.uint8), SLOW_KERNEL)
+    for path in written:            # whole files, not halves
+        np.testing.assert_array_equal(read(path), filtered)
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="sends SIGINT to a process group, as a terminal does")
+def test_a_second_ctrl_c_during_apply_stops_at_once_with_130_and_no_traceback(tmp_path):
+    result, out = run_and_interrupt(tmp_path, presses=2)
+    assert result.returncode == 130 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "fastconv apply: interrupted: finishing the images being filtered (Ctrl-C again to stop at once)",
+        "fastconv apply: interrupted again: stopped at once; the images being written may be incomplete"]
+    assert len(list(out.iterdir())) < 20
 
 
 def test_a_closed_pipe_ends_quietly():

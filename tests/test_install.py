@@ -82,8 +82,8 @@ def test_installed_files_list_every_variant_and_the_runtime():
     for module in ("_runtime", *(f"_core_{v}" for v in (_dispatch.VARIANTS if platform.machine() == "x86_64"
                                                           else ("baseline",)))):
         assert any(re.fullmatch(rf"fastconv/{module}\.cpython-\S+\.so", f) for f in files), module
-    for name in ("py.typed", "_api.pyi", "_opencv.pyi", "kernels.pyi", "_config.pyi", "_core_baseline.pyi",
-                 "_threads.pyi", "_explain.pyi", "_runtime.pyi"):
+    for name in ("py.typed", "_api.pyi", "_opencv.pyi", "kernels.pyi", "dask.pyi", "_config.pyi",
+                 "_core_baseline.pyi", "_threads.pyi", "_explain.pyi", "_runtime.pyi"):
         assert f"fastconv/{name}" in files
 
 

@@ -1,4 +1,6 @@
 """The kernel bank: the tutorial's seven as published, and the families equal to OpenCV's own generators."""
+import types
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -161,3 +163,154 @@ def test_parse_refuses_bad_npy_arrays(tmp_path, array, pattern):
 def test_parse_refuses_non_strings():
     with pytest.raises(TypeError, match="spec must be a str"):
         kernels.parse(np.ones((3, 3)))
+
+
+# --- limits --------------------------------------------------------------------------------------------------------
+
+MAX_TAPS = 2**22            # the documented limit of every kernel made by the bank, get and parse
+MAX_SPEC = 16 * 2**20       # the documented limit of an inline spec (characters) and a text file (bytes)
+
+
+def test_the_largest_kernels_are_made():
+    np.testing.assert_array_equal(kernels.box(2048)[[0, -1], [0, -1]], [1 / MAX_TAPS] * 2)
+    assert kernels.box(1, MAX_TAPS).shape == (1, MAX_TAPS)
+    assert kernels.get("box:2048:2048").shape == (2048, 2048)
+    g = kernels.gaussian(2047)
+    assert g.shape == (2047, 2047) and g.sum() == pytest.approx(1)
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: kernels.box(2049), "size must be at most 2048 .*2\\*\\*22.*; got 2049$"),
+    (lambda: kernels.box(10**30), "size must be at most 2048"),
+    (lambda: kernels.box(2, MAX_TAPS // 2 + 1), "size \\* width must be at most 2\\*\\*22 = 4194304 taps; got 2 x "),
+    (lambda: kernels.gaussian(2049), "size must be at most 2047 .*; got 2049$"),
+    (lambda: kernels.get("box:100000"), "^spec 'box:100000': size must be at most 2048"),
+    (lambda: kernels.get("gaussian:100001:2"), "^spec 'gaussian:100001:2': size must be at most 2047"),
+    (lambda: kernels.parse("box:3000:3000"), "size \\* width must be at most 2\\*\\*22"),
+])
+def test_kernels_beyond_the_tap_limit_are_refused(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_parse_refuses_specs_and_files_beyond_the_limits(tmp_path):
+    with pytest.raises(ValueError, match="spec must be at most 16 MiB") as info:
+        kernels.parse("1," * (MAX_SPEC // 2) + "1")
+    assert len(str(info.value)) < 200
+    with pytest.raises(ValueError, match="a kernel may have at most 2\\*\\*22 = 4194304 values"):
+        kernels.parse("0 " * MAX_TAPS + "0")            # 8 MiB of text, one value too many
+    with pytest.raises(ValueError, match="a kernel may have at most 2\\*\\*22 = 4194304 values"):
+        kernels.parse("0;" * MAX_TAPS + "0")
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:                          # sparse: nothing is written but its size
+        f.truncate(MAX_SPEC + 1)
+    with pytest.raises(ValueError, match=f"must be at most 16 MiB \\({MAX_SPEC} bytes\\); it has {MAX_SPEC + 1}"):
+        kernels.parse(big)
+
+
+def npy_header_only(path, shape, descr="<f8"):
+    """A .npy file whose header claims `shape` but which holds no data."""
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": descr, "fortran_order": False, "shape": shape})
+    return path
+
+
+def test_parse_reads_a_npy_header_before_its_data(tmp_path):
+    with pytest.raises(ValueError, match="at most 2\\*\\*22 = 4194304 values .*shape \\(100000, 100000\\)"):
+        kernels.parse(npy_header_only(tmp_path / "huge.npy", (100000, 100000)))
+    with pytest.raises(ValueError, match="at most 2\\*\\*22 = 4194304 values .*shape \\(2049, 2048\\)"):
+        kernels.parse(npy_header_only(tmp_path / "over.npy", (2049, 2048)))
+    with pytest.raises(ValueError, match="not a readable .npy file"):    # the header is right, the data missing
+        kernels.parse(npy_header_only(tmp_path / "empty.npy", (3, 3)))
+    K = np.arange(6, dtype=">f4").reshape(2, 3)
+    np.save(tmp_path / "big_endian.npy", K)
+    np.testing.assert_array_equal(kernels.parse(tmp_path / "big_endian.npy"), K.astype(np.float64))
+
+
+@pytest.mark.parametrize("spec, shown", [
+    ("1,2;3," + "x" * 10000, "row 2 has 'xxxx"),
+    ("1,2;" * 5000 + "1", "ragged rows"),
+    ("sobel:1:" + "7" * 10000, "spec parameters must be numbers"),
+    ("qqq" * 10000, "spec must be a kernel name"),
+    ("/no/such/folder/" + "a" * 10000 + ".npy", "does not exist"),
+])
+def test_messages_quote_a_long_spec_only_in_part(spec, shown):
+    with pytest.raises(ValueError, match=shown) as info:
+        kernels.parse(spec)
+    message = str(info.value)
+    assert len(message) < 600 and message.count("...") >= 1 and f"({len(spec)} characters)" in message
+
+
+# --- sigma at float64's ends -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sigma", [10**400, -(10**400), 10**5000, float("inf"), np.longdouble(10) ** 400],
+                         ids=["10**400", "-10**400", "10**5000", "inf", "longdouble 1e400"])
+def test_gaussian_refuses_sigma_beyond_float64(sigma):
+    with pytest.raises(ValueError, match="^sigma must be a positive finite number \\(a float64: at most 1.8e308\\)"):
+        kernels.gaussian(3, sigma)
+
+
+@pytest.mark.parametrize("spec", ["gaussian:3:1e-320", "gaussian:5:5e-324", "gaussian:3:1e-160"])
+def test_tiny_sigma_gives_the_centre_tap_without_a_warning(spec):
+    """Warnings are errors in these tests: a RuntimeWarning from the overflowing distances would fail it."""
+    size, sigma = int(spec.split(":")[1]), float(spec.split(":")[2])
+    centre = np.zeros((size, size))
+    centre[size // 2, size // 2] = 1
+    np.testing.assert_array_equal(kernels.get(spec), centre)
+    g = cv2.getGaussianKernel(size, sigma, ktype=cv2.CV_64F)
+    np.testing.assert_array_equal(kernels.get(spec), g @ g.T)
+
+
+@pytest.mark.parametrize("sigma", [1e160, 1e300, 1.7976931348623157e308])
+def test_huge_sigma_gives_the_uniform_kernel_as_opencv(sigma):
+    np.testing.assert_allclose(kernels.gaussian(5, sigma), np.full((5, 5), 1 / 25), rtol=1e-15)
+    g = cv2.getGaussianKernel(5, sigma, ktype=cv2.CV_64F)
+    np.testing.assert_allclose(kernels.gaussian(5, sigma), g @ g.T, rtol=1e-15)
+
+
+# --- names ---------------------------------------------------------------------------------------------------------
+
+def test_names_lists_the_bank():
+    families = ["box:SIZE[:WIDTH]", "gaussian:SIZE[:SIGMA]", "sobel:DX:DY[:SIZE]", "scharr:DX:DY"]
+    assert kernels.names() == ["small_blur", "large_blur", "sharpen", "laplacian", "sobel_x", "sobel_y", "emboss",
+                               *families]
+    for name in kernels.names()[:7]:
+        np.testing.assert_array_equal(kernels.get(name), getattr(kernels, name)())
+    values = {"box": ["3", "4"], "gaussian": ["5", "1.5"], "sobel": ["1", "0", "5"], "scharr": ["1", "0"]}
+    for family in families:       # each pattern's parameters, required then [optional], are what get takes
+        name, *params = family.split("[")[0].split(":")
+        required = values[name][:len(params)]
+        assert kernels.get(":".join([name, *required])).ndim == 2
+        assert kernels.get(":".join([name, *values[name]])).ndim == 2
+        with pytest.raises(ValueError, match="wrong number of parameters"):
+            kernels.get(":".join([name, *values[name], "1"]))
+        if required:
+            with pytest.raises(ValueError, match="wrong number of parameters"):
+                kernels.get(":".join([name, *required[:-1]]))
+
+
+@pytest.mark.parametrize("call, suggestion", [
+    (lambda: kernels.get("sharpn"), "'sharpen'"),
+    (lambda: kernels.get("Laplacian"), "'laplacian'"),
+    (lambda: kernels.get("gausian:7:1.5"), "'gaussian:7:1.5'"),
+    (lambda: kernels.get("sharpen:3"), "'sharpen'"),
+    (lambda: kernels.parse("sobelx"), "'sobel_x'"),
+    (lambda: kernels.parse("boxx:5"), "'box:5'"),
+])
+def test_unknown_names_get_the_closest_name(call, suggestion):
+    with pytest.raises(ValueError, match=f": did you mean {suggestion}\\?$"):
+        call()
+
+
+@pytest.mark.parametrize("spec", ["median", "qqq:3", "x" * 100])
+def test_unknown_names_far_from_any_get_no_suggestion(spec):
+    with pytest.raises(ValueError, match="spec must") as info:
+        kernels.parse(spec)
+    assert "did you mean" not in str(info.value)
+
+
+def test_dir_lists_the_public_names_and_no_imported_modules():
+    listed = dir(kernels)
+    assert sorted(kernels.__all__) == listed
+    assert not {"np", "os", "numbers", "math", "re", "difflib", "array"} & set(listed)
+    assert not [name for name in listed if isinstance(getattr(kernels, name), types.ModuleType)]

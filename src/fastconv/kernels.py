@@ -4,6 +4,10 @@ Every function returns a new float64 array, so callers may modify what they get.
 correlation (what ``convolve`` and ``filter2D`` compute): ``sobel(1, 0)`` responds positively where intensity rises
 to the right.
 
+Limits: no kernel made here (by a function, `get` or `parse`) has more than 2**22 taps (4,194,304: 2048 x 2048, or
+2047 x 2047 for the odd sizes of a Gaussian), and `parse` reads specs and text files of at most 16 MiB. Larger
+requests are refused with a ``ValueError`` before a kernel of that size is allocated.
+
 Examples
 --------
 >>> from fastconv import kernels
@@ -14,20 +18,52 @@ array([[ 0., -1.,  0.],
 >>> list(kernels.tutorial_bank())
 ['small_blur', 'large_blur', 'sharpen', 'laplacian', 'sobel_x', 'sobel_y', 'emboss']
 """
+import array
+import difflib
+import math
 import numbers
 import os
+import re
 
 import numpy as np
 
 __all__ = ["box", "emboss", "gaussian", "get", "laplacian", "large_blur", "names", "parse", "scharr", "sharpen",
            "small_blur", "sobel", "sobel_x", "sobel_y", "tutorial_bank"]
 
+_MAX_TAPS = 2**22          # taps of any kernel made here: 32 MiB of float64
+_MAX_SPEC = 16 * 2**20     # characters of an inline spec, bytes of a .txt/.csv file
+_ODD_SIDE = 2047           # the largest odd side within _MAX_TAPS
+_SHOWN = 45                # characters of a spec (or of a value) quoted in a message
+
+
+def __dir__():
+    """The public names only: ``dir(fastconv.kernels)`` lists kernels, not the modules this one imports."""
+    return sorted(__all__)
+
+
+def _shown(value):
+    """`value` for an error message: its repr, cut short with '...' (a spec may be megabytes long)."""
+    if isinstance(value, str) and len(value) > _SHOWN:
+        return f"{value[:_SHOWN]!r}... ({len(value)} characters)"
+    try:
+        text = repr(value)
+    except ValueError:       # an int with more digits than Python turns into text
+        return f"an int of about {int(value.bit_length() * math.log10(2))} digits"
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+
 
 def _size(name, value, odd=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1 or (odd and value % 2 == 0):
         kind = "a positive odd int" if odd else "a positive int"
-        raise ValueError(f"{name} must be {kind}; got {value!r}")
+        raise ValueError(f"{name} must be {kind}; got {_shown(value)}")
     return int(value)
+
+
+def _check_side(size, largest):
+    """Refuse a square kernel whose side `size` is above `largest` (the side that keeps within the tap limit)."""
+    if size > largest:
+        raise ValueError(f"size must be at most {largest} (a kernel has at most 2**22 = {_MAX_TAPS} taps); got "
+                         f"{_shown(size)}")
 
 
 def box(size, width=None):
@@ -45,6 +81,12 @@ def box(size, width=None):
     numpy.ndarray
         ``(size, width)`` float64 kernel summing to 1.
 
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int, or the box would have more than 2**22 taps (``size * width``; a square box
+        is at most 2048 x 2048).
+
     Examples
     --------
     >>> box(2, 3)
@@ -53,12 +95,16 @@ def box(size, width=None):
     """
     h = _size("size", size)
     w = h if width is None else _size("width", width)
+    if width is None:
+        _check_side(h, math.isqrt(_MAX_TAPS))
+    elif h * w > _MAX_TAPS:
+        raise ValueError(f"size * width must be at most 2**22 = {_MAX_TAPS} taps; got {_shown(h)} x {_shown(w)}")
     return np.full((h, w), 1.0 / (h * w))
 
 
 def _gaussian_1d(size, sigma):
-    z = (np.arange(size) - (size - 1) / 2.0) / sigma
     with np.errstate(over="ignore"):    # a tiny sigma: every tap but the centre becomes exactly 0
+        z = (np.arange(size) - (size - 1) / 2.0) / sigma
         g = np.exp(-0.5 * (z * z))
     return g / g.sum()
 
@@ -69,14 +115,23 @@ def gaussian(size, sigma=None):
     Parameters
     ----------
     size : int
-        Odd side length in taps.
+        Odd side length in taps, at most 2047 (2**22 taps).
     sigma : float, optional
-        Standard deviation in pixels; default OpenCV's rule ``0.3 * ((size - 1) * 0.5 - 1) + 0.8``.
+        Standard deviation in pixels; default OpenCV's rule ``0.3 * ((size - 1) * 0.5 - 1) + 0.8``. Any positive
+        float64 works, as in OpenCV: a sigma so small that every weight but the centre's underflows to 0 (below
+        about 0.026) gives the centre tap alone, the smallest subnormal (5e-324) included; one so large that every
+        weight rounds to the centre's (from about 1e8 on) gives the uniform kernel, the largest float64 included.
 
     Returns
     -------
     numpy.ndarray
         ``(size, size)`` float64 kernel, equal to ``g @ g.T`` with ``g = cv2.getGaussianKernel(size, sigma)``.
+
+    Raises
+    ------
+    ValueError
+        If `size` is not a positive odd int or is above 2047, or `sigma` is not a positive number that a float64
+        holds (NaN, inf and numbers beyond 1.8e308, such as ``10**400``, are refused).
 
     Examples
     --------
@@ -86,12 +141,23 @@ def gaussian(size, sigma=None):
            [0.0751, 0.1238, 0.0751]])
     """
     size = _size("size", size, odd=True)
+    _check_side(size, _ODD_SIDE)
     if sigma is None:
         sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not (0 < sigma < np.inf):
-        raise ValueError(f"sigma must be a positive finite number or None; got {sigma!r}")
-    g = _gaussian_1d(size, float(sigma))
+    s = _float(sigma) if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool) else math.nan
+    if not 0 < s < math.inf:
+        raise ValueError(f"sigma must be a positive finite number (a float64: at most 1.8e308) or None; got "
+                         f"{_shown(sigma)}")
+    g = _gaussian_1d(size, s)
     return np.outer(g, g)
+
+
+def _float(value):
+    """`value` as a float; inf for a finite number beyond float64's range (10**400), which float() refuses."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def _derivative_1d(order, size):
@@ -300,19 +366,38 @@ def tutorial_bank():
 
 
 def names():
-    """Every name `get` accepts: the fixed kernels, then the families with their parameters.
+    """The kernel bank's names: every name `get` (and `parse`) accepts.
 
     Returns
     -------
     list of str
+        The seven fixed kernels in the tutorial's order (``'small_blur'`` ... ``'emboss'``), then the four
+        families with their parameters (``'box:SIZE[:WIDTH]'``, ``'gaussian:SIZE[:SIGMA]'``,
+        ``'sobel:DX:DY[:SIZE]'``, ``'scharr:DX:DY'``).
 
     Examples
     --------
+    >>> names()[:3]
+    ['small_blur', 'large_blur', 'sharpen']
     >>> names()[-1]
     'scharr:DX:DY'
     """
     return [f.__name__ for f in _TUTORIAL] + ["box:SIZE[:WIDTH]", "gaussian:SIZE[:SIGMA]", "sobel:DX:DY[:SIZE]",
                                               "scharr:DX:DY"]
+
+
+def _did_you_mean(spec):
+    """': did you mean ...?' naming the bank's name closest to the one in `spec` (parameters kept for a family), or
+    '' when none is close."""
+    name, _, params = spec.partition(":")
+    if len(name) > 40:      # nothing in the bank is close, and difflib is slow on long text
+        return ""
+    fixed = [f.__name__ for f in _TUTORIAL]
+    match = difflib.get_close_matches(name.lower(), fixed + list(_FAMILIES), n=1)
+    if not match:
+        return ""
+    guess = match[0] if match[0] in fixed or not params else f"{match[0]}:{params}"
+    return f": did you mean {_shown(guess)}?"
 
 
 def get(spec):
@@ -323,12 +408,21 @@ def get(spec):
     spec : str
         ``'small_blur'``, ``'large_blur'``, ``'sharpen'``, ``'laplacian'``, ``'sobel_x'``, ``'sobel_y'``,
         ``'emboss'``, ``'box:SIZE[:WIDTH]'``, ``'gaussian:SIZE[:SIGMA]'``, ``'sobel:DX:DY[:SIZE]'`` or
-        ``'scharr:DX:DY'``.
+        ``'scharr:DX:DY'`` (`names` lists them).
 
     Returns
     -------
     numpy.ndarray
         A new float64 kernel.
+
+    Raises
+    ------
+    TypeError
+        If `spec` is not a str.
+    ValueError
+        If `spec` names no kernel (the message suggests the closest name, if one is close), its parameters are not
+        numbers or not as many as the family takes, or the family refuses them (e.g. a kernel of more than 2**22
+        taps). Messages quote at most the first 45 characters of `spec`.
 
     Examples
     --------
@@ -338,24 +432,37 @@ def get(spec):
     array([[ 0.,  1.,  0.],
            [ 1., -4.,  1.],
            [ 0.,  1.,  0.]])
+    >>> get("gausian:5")
+    Traceback (most recent call last):
+    ...
+    ValueError: spec must name a kernel, one of ...; got 'gausian:5': did you mean 'gaussian:5'?
     """
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str; got {type(spec).__name__}")
-    name, *params = spec.strip().split(":")
+    text = spec.strip()
+    name = text.partition(":")[0]
     fixed = {f.__name__: f for f in _TUTORIAL}
-    if name in fixed and not params:
+    if name in fixed and name == text:
         return fixed[name]()
     if name not in _FAMILIES:
-        raise ValueError(f"spec must name a kernel, one of {', '.join(names())}; got {spec!r}")
+        raise ValueError(f"spec must name a kernel, one of {', '.join(names())}; got {_shown(spec)}"
+                         f"{_did_you_mean(text)}")
+    if text.count(":") > 3:         # no family takes more than three parameters
+        raise ValueError(f"spec has the wrong number of parameters for {name!r}: {names()[-4:]}; got "
+                         f"{_shown(spec)}")
+    params = text.split(":")[1:]
     try:
         values = [float(p) if (name == "gaussian" and i == 1) else int(p) for i, p in enumerate(params)]
     except ValueError as e:
-        raise ValueError(f"spec parameters must be numbers, as in {', '.join(names()[-4:])}; got {spec!r}") from e
+        raise ValueError(f"spec parameters must be numbers, as in {', '.join(names()[-4:])}; got "
+                         f"{_shown(spec)}") from e
     try:
         return _FAMILIES[name](*values)
     except TypeError as e:
-        raise ValueError(f"spec has the wrong number of parameters for {name!r}: {names()[-4:]}; "
-                         f"got {spec!r}") from e
+        raise ValueError(f"spec has the wrong number of parameters for {name!r}: {names()[-4:]}; got "
+                         f"{_shown(spec)}") from e
+    except ValueError as e:
+        raise ValueError(f"spec {_shown(spec)}: {e}") from e
 
 
 _FILE_SUFFIXES = (".npy", ".txt", ".csv")
@@ -375,6 +482,9 @@ def parse(spec):
           values separated by commas or whitespace (blank lines and lines starting with ``#`` are skipped);
         - inline rows: values separated by commas (or spaces), rows by semicolons, e.g. ``'0,-1,0;-1,5,-1;0,-1,0'``.
 
+        At most 16 MiB: inline specs of up to 2**24 characters, text files of up to 2**24 bytes. Any kernel, from
+        a name, a file or rows, has at most 2**22 taps.
+
     Returns
     -------
     numpy.ndarray
@@ -385,8 +495,9 @@ def parse(spec):
     TypeError
         If `spec` is not a str or path.
     ValueError
-        If `spec` is empty, names no kernel, names a missing or unreadable file, or its rows are ragged, empty,
-        not numbers or not finite. The message says which row and value.
+        If `spec` is empty or too long, names no kernel (with the closest name, if one is close), names a missing,
+        unreadable or too large file, holds more than 2**22 values, or its rows are ragged, empty, not numbers or
+        not finite. The message says which row and value, and quotes at most the first 45 characters of a spec.
 
     Examples
     --------
@@ -405,6 +516,8 @@ def parse(spec):
         spec = os.fspath(spec)
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str (kernel name, file or inline rows); got {type(spec).__name__}")
+    if len(spec) > _MAX_SPEC:
+        raise ValueError(f"spec must be at most 16 MiB ({_MAX_SPEC} characters); got {_shown(spec)}")
     text = spec.strip()
     if not text:
         raise ValueError(f"spec must not be empty: give a kernel name, a .npy/.txt/.csv file or inline rows such "
@@ -412,62 +525,113 @@ def parse(spec):
     if text.lower().endswith(_FILE_SUFFIXES):
         return _from_file(text)
     if os.path.exists(text):
-        raise ValueError(f"spec file {text!r} must end in .npy, .txt or .csv")
+        raise ValueError(f"spec file {_shown(text)} must end in .npy, .txt or .csv")
     if text[0].isalpha() and not any(sep in text for sep in ",;"):
         return _from_name(text)
-    return _from_rows(text.split(";"), f"spec {spec!r}")
+    if text.count(";") >= _MAX_TAPS:       # a row holds at least one value
+        raise ValueError(f"spec {_shown(spec)}: a kernel may have at most 2**22 = {_MAX_TAPS} values; these "
+                         f"rows hold more")
+    return _from_rows(_pieces(text, ";"), f"spec {_shown(spec)}")
 
 
 def _from_name(text):
     fixed = [f.__name__ for f in _TUTORIAL]
     if text.split(":")[0] not in fixed + list(_FAMILIES):
         raise ValueError(f"spec must be a kernel name ({', '.join(names())}), a .npy/.txt/.csv file or inline "
-                         f"rows such as {_INLINE_EXAMPLE}; got {text!r}")
+                         f"rows such as {_INLINE_EXAMPLE}; got {_shown(text)}{_did_you_mean(text)}")
     return get(text)
 
 
 def _from_file(path):
+    where = f"spec file {_shown(path)}"
     if not os.path.isfile(path):
-        raise ValueError(f"spec file {path!r} does not exist or is not a file")
-    where = f"spec file {path!r}"
+        raise ValueError(f"{where} does not exist or is not a file")
     if path.lower().endswith(".npy"):
-        try:
-            k = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{where} is not a readable .npy file: {e}") from e
-        if k.dtype.kind not in "uif" or k.ndim != 2 or k.size == 0:
-            raise ValueError(f"{where} must hold a non-empty 2-D array of real numbers; got dtype {k.dtype} and "
-                             f"shape {k.shape}")
-        return _finite(k.astype(np.float64), where)
+        return _from_npy(path, where)
+    size = os.path.getsize(path)
+    if size > _MAX_SPEC:
+        raise ValueError(f"{where} must be at most 16 MiB ({_MAX_SPEC} bytes); it has {size}")
     try:
         with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+            return _from_rows((line for line in f if line.strip() and not line.lstrip().startswith("#")), where)
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"{where} is not a readable text file: {e}") from e
-    rows = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not rows:
-        raise ValueError(f"{where} holds no kernel rows")
-    return _from_rows(rows, where)
+
+
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _from_npy(path, where):
+    """The 2-D real array in a .npy file, its header checked before any data is read (a header can claim any
+    shape)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version not in _NPY_HEADERS:
+                raise ValueError(f"format version {version[0]}.{version[1]} is not one numpy writes for real arrays")
+            shape, _, dtype = _NPY_HEADERS[version](f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{where} is not a readable .npy file: {e}") from e
+    if dtype.kind not in "uif" or len(shape) != 2 or 0 in shape:
+        raise ValueError(f"{where} must hold a non-empty 2-D array of real numbers; got dtype {dtype} and "
+                         f"shape {shape}")
+    if shape[0] * shape[1] > _MAX_TAPS:
+        raise ValueError(f"{where} must hold at most 2**22 = {_MAX_TAPS} values (the most a kernel may have); got "
+                         f"shape {shape}")
+    try:
+        k = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{where} is not a readable .npy file: {e}") from e
+    return _finite(k.astype(np.float64), where)
+
+
+def _pieces(text, separator):
+    """The parts of `text` between `separator`s, one at a time (a 16 MiB spec may hold millions of them)."""
+    start = 0
+    while (end := text.find(separator, start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
 
 
 def _from_rows(rows, where):
-    """A kernel from text rows of comma- or whitespace-separated numbers; `where` names the source in errors."""
-    values = []
+    """A kernel from text rows of comma- or whitespace-separated numbers; `where` names the source in errors.
+
+    The values go into one flat float64 buffer as each row is read, so the memory used is that of the kernel.
+    """
+    values, width, number = array.array("d"), 0, 0
     for number, row in enumerate(rows, start=1):
+        if _more_than(_MAX_TAPS - len(values), row):
+            raise ValueError(f"{where}: a kernel may have at most 2**22 = {_MAX_TAPS} values; these rows hold "
+                             f"more")
         cells = [c.strip() for c in row.split(",")] if "," in row else row.split()
         if not any(cells):
             raise ValueError(f"{where}: row {number} is empty")
         if not all(cells):
             raise ValueError(f"{where}: row {number} has an empty value (two commas in a row?)")
         try:
-            values.append([float(c) for c in cells])
+            row_values = [float(c) for c in cells]
         except ValueError:
             bad = next(c for c in cells if not _is_number(c))
-            raise ValueError(f"{where}: row {number} has {bad!r}, which is not a number") from None
-        if len(values[-1]) != len(values[0]):
+            raise ValueError(f"{where}: row {number} has {_shown(bad)}, which is not a number") from None
+        width = width or len(row_values)
+        if len(row_values) != width:
             raise ValueError(f"{where}: rows must all have the same number of values (ragged rows): row 1 has "
-                             f"{len(values[0])}, row {number} has {len(values[-1])}")
-    return _finite(np.array(values), where)
+                             f"{width}, row {number} has {len(row_values)}")
+        values.extend(row_values)
+    if not number:
+        raise ValueError(f"{where} holds no kernel rows")
+    return _finite(np.frombuffer(values, np.float64).reshape(number, width), where)
+
+
+def _more_than(limit, row):
+    """Whether `row` holds more than `limit` values, found without splitting it (cheaply for any row that could
+    not hold that many)."""
+    if "," in row:
+        return row.count(",") + 1 > limit
+    if (len(row) + 1) // 2 <= limit:       # each value takes a character and a separator
+        return False
+    return sum(1 for _ in re.finditer(r"\S+", row)) > limit
 
 
 def _is_number(text):

@@ -4,9 +4,12 @@
 extra); ``--help``, ``--version``, ``kernels`` and ``bench`` work without it.
 """
 import argparse
+import math
 import os
+import signal
 import sys
 import textwrap
+import threading
 
 import numpy as np
 
@@ -15,7 +18,7 @@ from fastconv._border import BORDERS
 from fastconv._output import OUTPUTS
 from fastconv._version import __version__
 from fastconv.cli import _apply, _bench, _demo
-from fastconv.cli._common import CommandError
+from fastconv.cli._common import INTERRUPTED, CommandError
 from fastconv.cli._images import SUFFIXES
 
 __all__ = ["main"]
@@ -89,14 +92,15 @@ def _add_apply(commands):
         "that exist already, unless --overwrite is given.\n\n"
         "Several files are filtered in parallel (one core each); a progress bar on stderr appears from "
         f"10 files. A file that cannot be read or written is skipped with a warning; the exit status is then 1 "
-        f"(0 when every file was written, 2 for a usage error).",
+        f"(0 when every file was written, 2 for a usage error). Ctrl-C starts no more files and, once those being "
+        f"filtered are written, ends with status 130; a second Ctrl-C stops at once.",
         '  fastconv apply --kernel sharpen photo.jpg -o out\n'
         '  fastconv apply --kernel gaussian:7:1.5 --border reflect101 photos/ -o blurred\n'
         '  fastconv apply --kernel "0,-1,0;-1,5,-1;0,-1,0" scans/*.tif -o sharp --output-policy round\n'
         '  fastconv apply --kernel sobel_x --output-policy stretch photos -o edges --format png', spec_help=True)
     apply.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and folders")
     apply.add_argument("-o", "--out", dest="outdir", metavar="OUTDIR", required=True,
-                       help="output folder, created if needed")
+                       help="output folder, created if needed (a folder: each output keeps its input's name)")
     apply.add_argument("-k", "--kernel", metavar="SPEC", required=True, help="the kernel (see below)")
     apply.add_argument("--border", choices=list(BORDERS), default="replicate",
                        help="how the image continues beyond its edges (default: replicate)")
@@ -145,15 +149,16 @@ def _format(text):
 
 
 def _run_apply(args):
-    return _apply.run(_kernel(args.kernel), args.inputs, args.outdir, args.border, args.output_policy, args.format,
-                      args.jobs, args.quiet, args.overwrite)
+    return _apply.run(_kernel(args.kernel, "--kernel: "), args.inputs, args.outdir, args.border, args.output_policy,
+                      args.format, args.jobs, args.quiet, args.overwrite)
 
 
-def _kernel(spec):
+def _kernel(spec, option=""):
+    """The kernel `spec` describes, or a CommandError whose message starts with the `option` that gave it."""
     try:
         return kernels.parse(spec)
     except ValueError as e:
-        raise CommandError(f"--kernel: {e}") from e
+        raise CommandError(f"{option}{e}") from e
 
 
 def _run_kernels(args):
@@ -176,9 +181,12 @@ def _summary(function):
 
 def _matrix(k):
     """A kernel's matrix for reading: integers as integers, equal taps as one fraction."""
-    if k.size > 1 and np.all(k == k.flat[0]) and np.isclose(1 / k.flat[0], round(1 / k.flat[0])):
-        return f"  every tap 1/{round(1 / k.flat[0])}"
-    shown = k.astype(np.int64) if np.all(k == np.round(k)) else k
+    first = float(k.flat[0])
+    n = 1 / first if first > 0 else math.inf      # in Python floats: 1 / 1e-320 is inf, without a warning
+    if k.size > 1 and np.all(k == first) and math.isfinite(n) and np.isclose(n, round(n)):
+        return f"  every tap 1/{round(n)}"
+    exact = np.all(k == np.round(k)) and np.all(np.abs(k) <= 2**53)     # integers that int64 holds exactly
+    shown = k.astype(np.int64) if exact else k
     return "  " + np.array2string(shown, precision=4, suppress_small=True, max_line_width=116).replace("\n", "\n  ")
 
 
@@ -207,7 +215,8 @@ def main(argv=None):
     Returns
     -------
     int
-        The exit status: 0 success, 1 some files failed (``apply``), 2 a usage error or missing OpenCV.
+        The exit status: 0 success, 1 some files failed (``apply``), 2 a usage error or missing OpenCV, 130
+        interrupted (Ctrl-C).
 
     Examples
     --------
@@ -223,13 +232,20 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
+    on_interrupt = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
         return args.run(args)
     except CommandError as e:
         print(f"fastconv {args.command}: error: {e}", file=sys.stderr)
         return e.code
+    except KeyboardInterrupt:
+        print(f"fastconv {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:
         # the reader went away (`fastconv kernels | head`): stop quietly, as Unix tools do, and keep Python's exit
         # flush from raising again on the dead pipe
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        if on_interrupt is not None:         # a command may have changed it after a first Ctrl-C
+            signal.signal(signal.SIGINT, on_interrupt)

@@ -8,7 +8,7 @@ import numpy as np
 import fastconv
 from fastconv._runtime import available_cores
 from fastconv.cli import _images
-from fastconv.cli._common import CommandError, require_cv2
+from fastconv.cli._common import INTERRUPTED, CommandError, require_cv2, stop_at_next_interrupt
 
 PROGRESS_FROM = 10  # files; fewer finish too soon for a progress bar to help
 _TIFF = (".tif", ".tiff")
@@ -47,28 +47,49 @@ def plan(inputs, outdir, fmt, overwrite=False):
     """(source, destination) paths for every image in `inputs`, checked before anything is written.
 
     A file lands in `outdir` under its name; a folder's images (searched recursively by suffix) under their path
-    inside it. `fmt` (a suffix without the dot, or None to keep each file's) sets the destinations' suffix. Folders
-    inside `outdir` are not searched, so outputs are never read as inputs. Destinations that exist already are
-    refused unless `overwrite`; those that are this run's inputs always.
+    inside it. A file named more than once (again, inside a folder also given, or spelled another way) is filtered
+    once, where it is first named. `fmt` (a suffix without the dot, or None to keep each file's) sets the
+    destinations' suffix. Folders inside `outdir` are not searched, so outputs are never read as inputs.
+    Destinations that exist already are refused unless `overwrite`; those that are this run's inputs always; so is
+    an `outdir` that is a file or looks like an image's name.
     """
+    _check_outdir(outdir)
     out_root = os.path.realpath(outdir)
-    pairs = []
+    pairs, seen = [], set()
     for given in inputs:
         if os.path.isdir(given):
             if os.path.realpath(given) == out_root:
                 raise CommandError(f"-o {outdir!r} is the INPUT folder {given!r}: the outputs would overwrite or mix "
                                    f"with the inputs; choose another folder")
-            pairs += [(src, os.path.join(outdir, os.path.relpath(src, given))) for src in _images_in(given, out_root)]
+            found = [(src, os.path.join(outdir, os.path.relpath(src, given))) for src in _images_in(given, out_root)]
         elif os.path.isfile(given):
-            pairs.append((given, os.path.join(outdir, os.path.basename(given))))
+            found = [(given, os.path.join(outdir, os.path.basename(given)))]
         else:
             raise CommandError(f"INPUT {given!r} does not exist")
+        for src, dst in found:
+            real = os.path.realpath(src)
+            if real not in seen:
+                seen.add(real)
+                pairs.append((src, dst))
     if not pairs:
         raise CommandError(f"no image files ({', '.join(_images.SUFFIXES)}) found in {', '.join(inputs)}")
     if fmt is not None:
         pairs = [(src, os.path.splitext(dst)[0] + "." + fmt) for src, dst in pairs]
     _check_destinations(pairs, overwrite)
     return pairs
+
+
+def _check_outdir(outdir):
+    """Refuse an -o that is a file, or names one by an image suffix: -o takes the folder the outputs go into."""
+    if os.path.isdir(outdir):
+        return
+    if os.path.lexists(outdir):
+        what = "is a file"
+    elif outdir.lower().endswith(_images.SUFFIXES):
+        what = "looks like an image file's name (end it with / if it is meant as a folder)"
+    else:
+        return
+    raise CommandError(f"-o takes a folder, in which each output keeps its input's name; {outdir!r} {what}")
 
 
 def _inside(path, folder):
@@ -111,15 +132,16 @@ def run(kernel, inputs, outdir, border, policy, fmt, jobs, quiet, overwrite):
                            f"is not a TIFF): add --format tiff")
     jobs = min(jobs or available_cores(), len(pairs))
     threads = 1 if jobs > 1 else None  # several files at once: one core each; one file: every core on it
-    progress = Progress(len(pairs), sys.stderr, enabled=not quiet and len(pairs) >= PROGRESS_FROM)
 
     def one(src, dst):
         _images.write(cv2, dst, filter_image(_images.read(cv2, src), kernel, border, policy, threads))
 
     failed = 0
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(one, src, dst): src for src, dst in pairs}
+    with _images.quiet_decoders(cv2):    # a damaged file gets our one-line warning, not libpng's or OpenCV's
+        progress = Progress(len(pairs), sys.stderr, enabled=not quiet and len(pairs) >= PROGRESS_FROM)
+        pool, futures = ThreadPoolExecutor(max_workers=jobs), {}
         try:
+            futures = {pool.submit(one, src, dst): src for src, dst in pairs}
             for done, future in enumerate(as_completed(futures), start=1):
                 try:
                     future.result()
@@ -128,9 +150,17 @@ def run(kernel, inputs, outdir, border, policy, fmt, jobs, quiet, overwrite):
                     progress.warn(f"fastconv apply: warning: skipped {futures[future]}: {e}")
                 progress.update(done)
         except KeyboardInterrupt:
-            pool.shutdown(cancel_futures=True)
-            raise CommandError("interrupted; the images being written when it happened may be incomplete",
-                               code=130) from None
+            # Ctrl-C: start no more files, let those being filtered finish (a file half written is worse than a
+            # second's wait), then end with 130; a second Ctrl-C ends the process at once.
+            stop_at_next_interrupt("apply", "the images being written may be incomplete")
+            progress.warn("fastconv apply: interrupted: finishing the images being filtered (Ctrl-C again to stop "
+                          "at once)")
+            pool.shutdown(wait=True, cancel_futures=True)
+            written = sum(1 for f in futures if f.done() and not f.cancelled() and f.exception() is None)
+            raise CommandError(f"interrupted: {written} of {len(pairs)} images written into "
+                               f"{os.path.abspath(outdir)}, the others not", code=INTERRUPTED) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     written = len(pairs) - failed
     print(f"Filtered {written} of {len(pairs)} images into {os.path.abspath(outdir)}"
           + (f"; {failed} failed (see the warnings above)" if failed else ""))

@@ -1,4 +1,8 @@
-"""What the commands share: their error type, the OpenCV requirement, timing and the bank table."""
+"""What the commands share: their error type, the OpenCV requirement, interrupts, timing and the bank table."""
+import os
+import signal
+import sys
+import threading
 import time
 from functools import partial
 
@@ -25,6 +29,31 @@ def require_cv2(command):
         raise CommandError(f"'fastconv {command}' reads and writes images with OpenCV, which is not installed: "
                            f"{INSTALL_OPENCV}") from e
     return cv2
+
+
+INTERRUPTED = 130  # the exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it
+
+
+def stop_at_next_interrupt(command, consequence):
+    """Make the next Ctrl-C end the process at once with exit status 130, saying `consequence` in one line.
+
+    For a command winding down after a first Ctrl-C: the second must not wait, and must not print a traceback
+    from wherever it lands (waiting for worker threads, or Python's exit). ``os._exit`` ends the process without
+    joining the threads still running compiled code. Only the main thread may set signal handlers; elsewhere this
+    does nothing. ``main`` puts the previous handler back when the command returns.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    message = f"fastconv {command}: interrupted again: stopped at once; {consequence}\n".encode()
+
+    def stop(signum, frame):
+        try:
+            os.write(sys.stderr.fileno(), message)
+        except (AttributeError, OSError, ValueError):
+            pass
+        os._exit(INTERRUPTED)
+
+    signal.signal(signal.SIGINT, stop)
 
 
 def median_ms(fn, repeat):

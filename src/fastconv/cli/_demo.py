@@ -22,11 +22,13 @@ def run(image_path, outdir, repeat):
     cv2 = require_cv2("demo")
     if repeat < 1:
         raise CommandError(f"--repeat must be a positive int; got {repeat}")
-    gray, what = _load(cv2, image_path)
+    with _images.quiet_decoders(cv2):    # a damaged --image gets our one-line error, not libpng's or OpenCV's
+        gray, what = _load(cv2, image_path)
     cv2.setNumThreads(fastconv.config()["threads"])
     rows = compare_bank(gray, cv2, repeat)
     try:
-        written = _write_montages(cv2, gray, rows, outdir)
+        with _images.quiet_decoders(cv2):
+            written = _write_montages(cv2, gray, rows, outdir)
     except (_images.ImageError, OSError) as e:
         raise CommandError(f"cannot write the demo images into --out {outdir!r}: {e}") from e
     print(header(gray, what) + "; both round like cv2.filter2D and replicate the border\n")

@@ -1,5 +1,7 @@
 """Image files through OpenCV: reading with bits, channels and alpha kept, writing only what a format can hold."""
+import contextlib
 import os
+import sys
 
 import numpy as np
 
@@ -14,6 +16,61 @@ _BITS = {np.dtype(np.uint16): "16-bit", np.dtype(np.int16): "signed 16-bit", np.
 
 class ImageError(Exception):
     """A file that cannot be read or written as an image; the message says why."""
+
+
+@contextlib.contextmanager
+def quiet_decoders(cv2):
+    """Keep what OpenCV and its image libraries print about damaged files off the terminal, for the duration.
+
+    The commands warn about such a file themselves, in one line naming it. OpenCV's own log (``[ WARN:0@0.01]
+    global grfmt_png.cpp ...``) is silenced through its log level; libpng writes straight to file descriptor 2
+    (``libpng error: IDAT: invalid bit length repeat``), so that descriptor points at the null device meanwhile,
+    while ``sys.stderr`` writes to a copy of the original: messages printed from Python, by any thread, still
+    reach the terminal. Both are restored on leaving.
+    """
+    level = _set_log_level(cv2, None)
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        terminal = os.dup(2)
+    except OSError:             # no stderr to protect
+        terminal = None
+    python_stderr = sys.stderr
+    if terminal is not None:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+        if _fileno(python_stderr) == 2:
+            sys.stderr = open(terminal, "w", buffering=1, encoding=python_stderr.encoding,
+                              errors=python_stderr.errors, closefd=False)
+    try:
+        yield
+    finally:
+        if sys.stderr is not python_stderr:
+            sys.stderr.close()
+            sys.stderr = python_stderr
+        if terminal is not None:
+            os.dup2(terminal, 2)
+            os.close(terminal)
+        if level is not None:
+            _set_log_level(cv2, level)
+
+
+def _set_log_level(cv2, level):
+    """Set OpenCV's log level (None: silent) and return the one it had; None where this OpenCV has no setter."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if hasattr(logging, "setLogLevel"):
+        return logging.setLogLevel(logging.LOG_LEVEL_SILENT if level is None else level)
+    if hasattr(cv2, "setLogLevel"):      # older builds: 0 is silent
+        return cv2.setLogLevel(0 if level is None else level)
+    return None
+
+
+def _fileno(stream):
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def read(cv2, path, flags=None):
