@@ -34,7 +34,8 @@ else:
     # only after run-time overlap checks, more than its default limit. -g0: no debug information in the wheel.
     OPTIMIZE = ["-O3", "-ffp-contract=off", "-g0"]
     if sys.platform != "darwin":
-        OPTIMIZE += ["-fno-loop-unroll-and-jam", "-fno-loop-interchange", "--param=vect-max-version-for-alias-checks=40"]
+        OPTIMIZE += ["-fno-loop-unroll-and-jam", "-fno-loop-interchange",
+                     "--param=vect-max-version-for-alias-checks=40"]
     THREADS = ["-pthread"]
     VARIANT_FLAGS = X86_VARIANTS if X86 else {"baseline": []}
 

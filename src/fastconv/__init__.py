@@ -27,8 +27,8 @@ from fastconv._threads import get_threads, set_threads, thread_limit
 from fastconv._version import __version__
 
 __all__ = [
-    "convolve", "filter2D", "explain", "Explanation", "kernels", "show_config", "config", "get_threads", "set_threads", "thread_limit",
-    "__version__",
+    "convolve", "filter2D", "explain", "Explanation", "kernels", "show_config", "config",
+    "get_threads", "set_threads", "thread_limit", "__version__",
     "BORDER_CONSTANT", "BORDER_REPLICATE", "BORDER_REFLECT", "BORDER_WRAP", "BORDER_REFLECT_101",
     "BORDER_REFLECT101", "BORDER_DEFAULT", "BORDER_ISOLATED", "CV_8U", "CV_16U", "CV_16S", "CV_32F", "CV_64F",
 ]
