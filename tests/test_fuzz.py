@@ -2,8 +2,8 @@
 with high-dynamic-range float images, non-finite samples and non-finite or vast border values where a path takes
 them (the NaN rule: NaN and inf spread through non-zero taps only).
 
-Slow: 10,000 derandomized examples (15 s on the quiet 2-core machine, 1.5 min under load); ``python -m pytest -m
-"not slow"`` leaves it out. Each example also draws the SIMD variant, anchor, flip, channels and thread count.
+Slow: 10,000 derandomized examples (about 50 s on the quiet 2-core machine); ``python -m pytest`` leaves it out,
+``python -m pytest -m slow`` runs it. Each example also draws the SIMD variant, anchor, flip, channels and thread count.
 """
 import numpy as np
 import pytest
