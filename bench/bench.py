@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 import fastconv
-from fastconv import _paths
 from fastconv._scene import test_scene
 
 try:
@@ -35,7 +34,7 @@ except ImportError:
     scipy = ndimage = None
 
 HERE = Path(__file__).resolve().parent
-CORES = fastconv.config()["default_threads"]
+CORES = fastconv.get_threads()
 REPLICATE = cv2.BORDER_REPLICATE
 
 
@@ -154,7 +153,7 @@ def goals(report, image, repeat):
             goal_list = goal if isinstance(goal, tuple) else (goal,)
             for (peer, t_peer), g in zip(peers.items(), goal_list):
                 ratio = t["fastconv"] / t[peer]
-                rows.append((threads, label, _paths.choose(np.asarray(K, float), image.dtype, "replicate", 0.0)[0],
+                rows.append((threads, label, fastconv.explain(image, K, output="round").path,
                              ms(t["fastconv"]), peer, ms(t[peer]), f"{ratio:.3f}", f"<= {g}",
                              "met" if ratio <= g else "**not met**"))
     report.add("## Goals: 1080x1920 uint8 -> uint8, replicated border")
@@ -352,7 +351,8 @@ def main(argv=None):
     report.add()
     report.add(f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}")
     report.add(f"- fastconv {cfg['fastconv']}, SIMD variant `{cfg['simd_variant']}` (available: "
-               f"{', '.join(cfg['simd_variants_available'])}), OpenMP {cfg['openmp']}, paths {', '.join(cfg['paths'])}")
+               f"{', '.join(cfg['simd_variants_available'])}), {cfg['threads']} threads, paths "
+               f"{', '.join(cfg['paths'])}")
     report.add(f"- python {platform.python_version()}, numpy {np.__version__}, opencv {cv2.__version__}"
                + (f", scipy {scipy.__version__}" if scipy else ""))
     report.add(f"- medians of {repeat} interleaved runs; fastconv output='round' (cv2's rounding); ratio = "

@@ -97,3 +97,32 @@ def test_other_dtypes_are_converted_losslessly(dtype, expected):
     out = fastconv.convolve(image, K, output="float")
     assert out.dtype == (np.float64 if expected == np.float64 else np.float32)
     np.testing.assert_allclose(out, correlate_float64(image, K), atol=1e-4)
+
+
+@pytest.mark.parametrize("in_dtype, expected_dtype, kind", [
+    (np.uint8, np.uint8, "floor"), (np.uint16, np.uint16, "floor"), (np.int16, np.int16, "floor"),
+    (np.int8, np.int16, "floor"), (np.float32, np.float32, "float"), (np.float64, np.float64, "float"),
+    (np.float16, np.float32, "float"), (np.int32, np.float64, "float"),
+])
+def test_the_default_output_keeps_the_image_data(in_dtype, expected_dtype, kind):
+    """With output and dtype left out, the result has the image's dtype (the type it is read as): integer images
+    clipped and floored into it, float images the raw sums. The tutorial's uint8 picture is unchanged."""
+    rng = np.random.default_rng(1)
+    if np.dtype(in_dtype).kind in "iu":
+        info = np.iinfo(in_dtype)
+        image = rng.integers(max(info.min, -3000), min(info.max, 3000), (30, 40), endpoint=True).astype(in_dtype)
+    else:
+        image = (rng.standard_normal((30, 40)) * 0.3 + 0.5).astype(in_dtype)      # a float image in 0..1
+    K = fastconv.kernels.gaussian(5, 1.0)
+    ours = fastconv.convolve(image, K)
+    assert ours.dtype == expected_dtype
+    exact = correlate_float64(image, K)
+    if kind == "float":
+        np.testing.assert_allclose(ours, exact, rtol=1e-5, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(ours, saturate(exact, expected_dtype, np.floor))
+    # the old default is one keyword away: output="floor" gives uint8
+    assert fastconv.convolve(image, K, output="floor").dtype == np.uint8
+    # a dtype alone picks the policy: floor into integer dtypes, the raw sums into float ones
+    assert fastconv.convolve(image, K, dtype=np.uint16).dtype == np.uint16
+    np.testing.assert_allclose(fastconv.convolve(image, K, dtype=np.float64), exact, rtol=1e-6, atol=1e-6)

@@ -29,7 +29,7 @@ CASES = [
     ("object kernel", (IMG, K3.astype(object)), {}, TypeError, "K must have a real numeric dtype"),
     ("unknown border", (IMG, K3), {"border": "mirror"}, ValueError, "border must be one of"),
     ("border not a string", (IMG, K3), {"border": 1}, ValueError, "border must be one of"),
-    ("unknown output", (IMG, K3), {"output": "clip"}, ValueError, "output must be one of"),
+    ("unknown output", (IMG, K3), {"output": "clip"}, ValueError, "output must be None or one of"),
     ("cval a string", (IMG, K3), {"cval": "0"}, TypeError, "cval must be a real number"),
     ("threads 0", (IMG, K3), {"threads": 0}, ValueError, "threads must be a positive int"),
     ("threads -1", (IMG, K3), {"threads": -1}, ValueError, "threads must be a positive int"),

@@ -55,7 +55,7 @@ def _limits(dtype):
     return 0.0, 0.0
 
 
-def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=None, anchor=None, flip=False,
+def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, anchor=None, flip=False,
              accumulate=None, out=None, threads=None):
     """Filter an image with a kernel: the tutorial's ``convolve(image, K)``, compiled.
 
@@ -75,15 +75,18 @@ def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=No
         tutorial.
     cval : float, optional
         The value outside the image for ``border='constant'``. Default 0.
-    output : {'floor', 'round', 'float', 'stretch'}, optional
-        'floor' (default) clips to the output range and rounds down, exactly as the tutorial's
-        ``rescale_intensity`` and ``astype('uint8')``; 'round' rounds half to even and saturates like
-        ``cv2.filter2D``; 'float' returns the raw sum; 'stretch' maps the raw sum's minimum and maximum to the full
-        range of the output dtype.
+    output : {None, 'floor', 'round', 'float', 'stretch'}, optional
+        None (default) keeps the image's data: the result has the image's dtype, clipped and rounded down for
+        integer images (for uint8 exactly the tutorial's ``rescale_intensity`` and ``astype('uint8')``), the raw
+        sums for float images. 'floor' clips to the output range and rounds down; 'round' rounds half to even and
+        saturates like ``cv2.filter2D``; 'float' returns the raw sum; 'stretch' maps the raw sum's minimum and
+        maximum to the full range of the output dtype.
     dtype : numpy dtype, optional
-        Output dtype. 'floor' and 'round' allow uint8 (default), uint16 and int16; 'float' allows float32 (default
-        for images up to 32 bits) and float64 (default for float64 images); 'stretch' allows uint8 (default) and
-        uint16. Integer outputs saturate: they never wrap.
+        Output dtype. With `output` left out: the image's own (int8 images give int16, float16 float32, wider
+        integers float64: the types they are read as), or the given one, floored into integer dtypes. 'floor' and
+        'round' allow uint8 (their default), uint16 and int16; 'float' allows float32 (default for images up to
+        32 bits) and float64 (default for float64 images); 'stretch' allows uint8 (default) and uint16. Integer
+        outputs saturate: they never wrap.
     anchor : (int, int), optional
         ``(row, col)`` of the kernel tap that lands on the output pixel, inside the kernel. Default
         ``(kh // 2, kw // 2)``, OpenCV's convention, also for even sizes.
@@ -177,12 +180,13 @@ def _call(image, K, border, cval, output, dtype, anchor, flip, accumulate, threa
     cval = check_real(cval, "cval")
     if border != "constant":
         cval = 0.0      # unused by other borders; NaN or inf would not convert for the integer paths
-    output = check_output(output)
+    keep = output is None
+    output = check_output(output, img.dtype, dtype)
     anchor = check_anchor(anchor, kernel.shape)
     accumulate = check_accumulate(accumulate)
     if check_flip(flip):
         kernel = kernel[::-1, ::-1]
         anchor = (kernel.shape[0] - 1 - anchor[0], kernel.shape[1] - 1 - anchor[1])
     threads = check_threads(threads)
-    out_dtype, raw_dtype, policy = output_plan(output, dtype, img.dtype)
+    out_dtype, raw_dtype, policy = output_plan(output, dtype, img.dtype, keep)
     return Call(img, kernel, anchor, border, cval, output, out_dtype, raw_dtype, policy, accumulate, threads)

@@ -31,7 +31,7 @@ class Explanation:
         return "\n".join(lines)
 
 
-def explain(image, K, *, border="replicate", cval=0.0, output="floor", dtype=None, anchor=None, flip=False,
+def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, anchor=None, flip=False,
             accumulate=None, threads=None):
     """What ``fastconv.convolve(image, K, ...)`` with the same options would run, without running it.
 

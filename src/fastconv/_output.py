@@ -13,10 +13,19 @@ OUTPUTS = {
 }
 
 
-def check_output(output):
+def check_output(output, image_dtype, dtype=None):
+    """The output policy; None (the default) keeps the image's data: its own dtype, floored into it for integer
+    images, the raw sums for float images (or, with `dtype` given, floor for integer and float for float dtypes)."""
+    if output is None:
+        if dtype is not None:
+            try:
+                return "float" if np.dtype(dtype).kind == "f" else "floor"
+            except TypeError as e:
+                raise TypeError(f"dtype must be a numpy dtype; got {dtype!r}") from e
+        return "float" if image_dtype.kind == "f" else "floor"
     if not isinstance(output, str) or output not in OUTPUTS:
         allowed = ", ".join(repr(o) for o in OUTPUTS)
-        raise ValueError(f"output must be one of {allowed}; got {output!r}")
+        raise ValueError(f"output must be None or one of {allowed}; got {output!r}")
     return output
 
 
@@ -25,15 +34,18 @@ def float_dtype(image_dtype):
     return np.dtype(np.float64) if image_dtype == np.float64 else np.dtype(np.float32)
 
 
-def output_plan(output, dtype, image_dtype):
-    """(output dtype, dtype of the raw sums behind it, core policy) for an output policy and optional dtype."""
+def output_plan(output, dtype, image_dtype, keep=False):
+    """(output dtype, dtype of the raw sums behind it, core policy) for an output policy and optional dtype;
+    `keep`: the policy was the default, so the dtype defaults to the image's own."""
     allowed = {
         "floor": ("uint8", "uint16", "int16"),
         "round": ("uint8", "uint16", "int16"),
         "float": ("float32", "float64"),
         "stretch": ("uint8", "uint16"),
     }[output]
-    if dtype is None:
+    if dtype is None and keep:
+        out_dtype = np.dtype(image_dtype)
+    elif dtype is None:
         out_dtype = float_dtype(image_dtype) if output == "float" else np.dtype(np.uint8)
     else:
         try:

@@ -32,7 +32,7 @@ from fastconv._output import stretch_range
 __all__ = ["convolve", "filter2D"]
 
 
-def convolve(image, K, *, border="replicate", cval=0.0, output="floor", dtype=None, anchor=None, flip=False,
+def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, anchor=None, flip=False,
              accumulate=None, out=None, threads=None, stack=False):
     """Lazily filter a dask array exactly as ``fastconv.convolve`` filters the whole image in memory.
 

@@ -16,7 +16,7 @@ def convolve(
     *,
     border: _Border = "replicate",
     cval: float = 0.0,
-    output: _Output = "floor",
+    output: _Output | None = None,
     dtype: DTypeLike | None = None,
     anchor: tuple[int, int] | None = None,
     flip: bool = False,
