@@ -382,8 +382,10 @@ class Plan:
             function = "correlate_separable"
         elif path == "box":
             rows_first = option["records"][0][5]
-            strip = _strip(w, kh, 2, 0, BOX_RING_BYTES) if rows_first else w
-            band = _band(h, w, strip, work, threads, kh, paired=False, reach=kh)
+            if rows_first:
+                band, strip = _box_pieces(h, w, kh, kw, threads, _strip(w, kh, 2, 0, BOX_RING_BYTES))
+            else:
+                strip, band = w, _band(h, w, w, work, threads, kh, paired=False, reach=kh)
             function = "box_filter"
         else:
             strip = band = 0
@@ -431,14 +433,43 @@ def _nbytes(record):
     return 0
 
 
-def _band(h, w, strip, work, threads, kh, paired, reach=0):
-    """Rows per piece: enough pieces for `threads` (PIECES_PER_THREAD each) and none over PIECE_WORK, but bands
-    of at least 4 * `reach` rows (a band re-reads `reach` - 1 rows above it); even when rows are paired."""
-    nstrips = _ceil_div(w, strip)
+def _pieces(work, threads):
+    """How many pieces a call of `work` multiply-adds on `threads` threads is cut into: enough for the threads
+    (PIECES_PER_THREAD each, none under MIN_PIECE_WORK) and none over PIECE_WORK."""
     pieces = max(1, _ceil_div(work, PIECE_WORK))
     if threads != 1:
         wanted = PIECES_PER_THREAD * (threads if threads > 0 else _runtime.budget())
         pieces = max(pieces, min(wanted, work // MIN_PIECE_WORK))
+    return pieces
+
+
+#: The rows-first box path's fixed cost per row of a piece (its calls and loop set-ups), in pixels' worth of work:
+#: measured with bench/bench.py's large_blur at strips from 256 columns to the whole width.
+BOX_ROW_OVERHEAD = 160
+
+
+def _box_pieces(h, w, kh, kw, threads, widest):
+    """(band rows, strip columns) of the rows-first box path's pieces. A band sums kh - 1 padded rows above its
+    first output row and a strip kw - 1 padded columns beyond its last, and every row of a piece has a fixed
+    cost: so few pieces (two per thread, where more than one thread may run), strips at most `widest` wide, cut
+    where the extra work is least."""
+    pieces = 1 if threads == 1 else 2 * (threads if threads > 0 else _runtime.budget())
+    best = None
+    for nbands in range(1, min(pieces, h) + 1):
+        nstrips = max(_ceil_div(pieces, nbands), _ceil_div(w, widest))
+        strip = _ceil_div(_ceil_div(w, nstrips), 32) * 32
+        band = _ceil_div(h, nbands)
+        work = nbands * _ceil_div(w, strip) * (band + kh - 1) * (strip + kw - 1 + BOX_ROW_OVERHEAD)
+        if best is None or work < best[0]:
+            best = (work, band, strip)
+    return best[1], best[2]
+
+
+def _band(h, w, strip, work, threads, kh, paired, reach=0):
+    """Rows per piece: enough pieces for `threads` (`_pieces`), but bands of at least 4 * `reach` rows (a band
+    re-reads `reach` - 1 rows above it); even when rows are paired."""
+    nstrips = _ceil_div(w, strip)
+    pieces = _pieces(work, threads)
     nbands = max(1, _ceil_div(pieces, nstrips))
     band = max(_ceil_div(h, nbands), 4 * reach, 1)
     if paired:
