@@ -331,3 +331,42 @@ def test_results_do_not_depend_on_the_budget():
                 results.append(fastconv.convolve(image, K, output="float"))
         for r in results[1:]:
             np.testing.assert_array_equal(r, results[0])
+
+
+def test_ctrl_c_interrupts_a_dask_computation():
+    """fastconv.dask inherits it: SIGINT during a long .compute() raises KeyboardInterrupt in the main thread long
+    before the computation would have ended, and the process filters again afterwards."""
+    pytest.importorskip("dask")
+    environ = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    code = textwrap.dedent("""
+        import time, numpy as np, dask, dask.array as da, fastconv, fastconv.dask
+        image = da.random.default_rng(0).standard_normal((12000, 12000), chunks=2000)
+        K = np.random.default_rng(1).uniform(-1, 1, (63, 63))
+        lazy = fastconv.dask.convolve(image, K, output="float", accumulate="float64")
+        print("ready", flush=True)
+        start = time.perf_counter()
+        try:
+            with dask.config.set(scheduler="threads"):
+                lazy.sum().compute()
+            print("finished", time.perf_counter() - start, flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", time.perf_counter() - start, flush=True)
+            small = np.random.default_rng(2).integers(0, 256, (30, 40), dtype=np.uint8)
+            print("usable", np.array_equal(fastconv.convolve(small, K[:3, :3], threads=1),
+                                          fastconv.convolve(small, K[:3, :3], threads=2)), flush=True)
+        import os
+        os._exit(0)      # the scheduler's worker threads may still be inside their current block
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=environ)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(2.0)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=TIMEOUT)
+    finally:
+        child.kill()
+    lines = out.split("\n")
+    assert lines[0].startswith("interrupted"), (out, err)
+    assert float(lines[0].split()[1]) < 12.0, out      # the whole computation takes minutes
+    assert lines[1] == "usable True", out

@@ -1,5 +1,6 @@
 """The public filtering function: options -> plan -> run. Validation lives in fastconv._checks, the dtype and
 output policy in fastconv._output, the decision of what runs in fastconv._plan; the core only loops."""
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -48,6 +49,7 @@ def filter_image(img, kernel, anchor, border, cval, out_dtype, policy, delta, ac
     return target
 
 
+@functools.lru_cache(maxsize=None)
 def _limits(dtype):
     if dtype.kind in "iu":
         info = np.iinfo(dtype)

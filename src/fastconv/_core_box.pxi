@@ -166,12 +166,13 @@ def box_filter(src, out, box, border, output, schedule):
     (kh, kw, scale, divide, float64, rows_first): the scale's arithmetic in float64, else float32 (where it gives
     the same); rows first (uint8 images only, with kw * 255 within uint16 and 0 <= cval <= 255: the caller
     checks) in strips of `schedule`'s columns, else column sums first in bands of whole rows."""
+    cdef list keep = []
     cdef _View vs = _View(src, False)
     cdef _View vo = _View(out, True)
     cdef BoxJob job
     job.src = vs.plane()
     job.out = vo.plane()
-    job.border = _border(border)
+    job.border = _border(border, keep)
     job.output = _output(output)
     job.kh, job.kw, job.scale, job.divide, job.f64, job.rows_first = box
     cdef int nthreads = schedule[0]

@@ -68,6 +68,7 @@ cdef enum:
     KIND_I16 = 2
     KIND_F32 = 3
     KIND_F64 = 4
+    KIND_I64 = 5        # the index arrays (border maps, tap offsets, segments)
 
 # Output policies (mirrored by fastconv._output).
 cdef enum:
@@ -123,6 +124,8 @@ cdef int _kind(const char* fmt) except -1:
             return KIND_F32
         if fmt[0] == b'd':
             return KIND_F64
+        if (fmt[0] == b'q' or fmt[0] == b'l') and sizeof(long) == 8 or fmt[0] == b'q':
+            return KIND_I64
     raise TypeError(f"fastconv core: unsupported element format {fmt.decode()!r}")
 
 
@@ -158,17 +161,20 @@ cdef class _View:
         return self.buf.shape[0] if self.buf.ndim else 0
 
 
-cdef inline const int64_t* _i64(const int64_t[::1] a) noexcept nogil:
-    return &a[0] if a.shape[0] else NULL
+cdef const int64_t* _index(obj, list keep) except? NULL:
+    """The data of a C-contiguous int64 array (kept alive by `keep`), or NULL when it is empty."""
+    cdef _View v = _View(obj, False)
+    if v.kind != KIND_I64:
+        raise TypeError("fastconv core: index arrays must be int64")
+    keep.append(v)
+    return <const int64_t*>v.ptr() if v.buf.len else NULL
 
 
-cdef Border _border(border) except *:
-    """A Border from fastconv._plan's (rows, cols, ax, cval) record."""
-    cdef const int64_t[::1] rows = border[0]
-    cdef const int64_t[::1] cols = border[1]
+cdef Border _border(border, list keep) except *:
+    """A Border from fastconv._plan's (rows, cols, ax, cval) record; `keep` holds the maps' buffers."""
     cdef Border b
-    b.rows = &rows[0]
-    b.cols = &cols[0]
+    b.rows = _index(border[0], keep)
+    b.cols = _index(border[1], keep)
     b.ax = border[2]
     b.cval = border[3]
     return b

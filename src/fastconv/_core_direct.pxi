@@ -28,26 +28,24 @@ cdef struct Taps:
     const void* coef            # (c0, c1) of each entry, in the accumulator's type
     const int64_t* segs         # (start, stop, kind, flags) of each segment
     bint paired
+    int acc                     # the accumulator's kind
 
 
 cdef Taps _taps(taps, list keep) except *:
     """Taps from fastconv._taps' (kh, kw, offsets, coefficients, segments, paired) record; `keep` holds the
     buffers for as long as the Taps is used."""
-    cdef const int64_t[:, ::1] off = taps[2]
-    cdef const int64_t[:, ::1] segs = taps[4]
     cdef _View coef = _View(taps[3], False)
     cdef Taps t
     keep.append(coef)
-    keep.append(off)
-    keep.append(segs)
     t.kh = taps[0]
     t.kw = taps[1]
-    t.n = off.shape[0]
-    t.nsegs = segs.shape[0]
-    t.off = &off[0, 0] if t.n else NULL
+    t.off = _index(taps[2], keep)
+    t.segs = _index(taps[4], keep)
+    t.n = coef.length()
+    t.nsegs = len(taps[4])
     t.coef = coef.ptr()
-    t.segs = &segs[0, 0] if t.nsegs else NULL
     t.paired = taps[5]
+    t.acc = coef.kind
     return t
 
 
@@ -267,10 +265,10 @@ def correlate(src, out, taps, border, output, schedule):
     cdef DirectJob job
     job.src = vs.plane()
     job.out = vo.plane()
-    job.border = _border(border)
+    job.border = _border(border, keep)
     job.output = _output(output)
     job.taps = _taps(taps, keep)
-    job.acc = (<_View>keep[0]).kind
+    job.acc = job.taps.acc
     cdef int nthreads = schedule[0]
     job.band = max(1, <Py_ssize_t>schedule[1])
     job.strip = max(1, min(<Py_ssize_t>schedule[2], job.out.w))

@@ -388,7 +388,7 @@ def correlate_fft(src, out, fft, taps, border, output, schedule):
     check = fft[4]
     job.src = vs.plane()
     job.out = vo.plane()
-    job.border = _border(border)
+    job.border = _border(border, keep)
     job.output = _output(output)
     job.taps = _taps(taps, keep)
     job.sr = sr.ptr()

@@ -95,17 +95,16 @@ def correlate_separable(src, out, h, vtaps, border, output, schedule):
     cdef list keep = []
     cdef _View vs = _View(src, False)
     cdef _View vo = _View(out, True)
-    cdef const int64_t[::1] hidx = h[0]
     cdef _View hval = _View(h[1], False)
     cdef SepJob job
     job.src = vs.plane()
     job.out = vo.plane()
-    job.border = _border(border)
+    job.border = _border(border, keep)
     job.output = _output(output)
     job.vtaps = _taps(vtaps, keep)
-    job.hidx = &hidx[0]
+    job.hidx = _index(h[0], keep)
     job.hval = hval.ptr()
-    job.nh = hidx.shape[0]
+    job.nh = hval.length()
     job.kw = h[2]
     job.acc = hval.kind
     cdef int nthreads = schedule[0]

@@ -158,6 +158,7 @@ class Plan:
         self.int_kernel = bool(np.array_equal(kernel, np.round(kernel)))
         self.accumulate = accumulate
         self.reasons = {}           # path -> why it was not taken (for explain)
+        self._runs = {}
         with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
             self._decide(forced)
 
@@ -358,7 +359,18 @@ class Plan:
     # -- running --------------------------------------------------------------------------------------------
 
     def resolve(self, shape, threads):
-        """The Run for one plane of `shape` (H, W) with at most `threads` threads (-1: the budget)."""
+        """The Run for one plane of `shape` (H, W) with at most `threads` threads (-1: the budget); the last few
+        are kept (calls on images of one size resolve alike)."""
+        key = (shape, threads, _runtime.budget() if threads != 1 else 1, WORK_PER_THREAD, MIN_PIECE_WORK,
+               PIECE_WORK, PIECES_PER_THREAD, DIRECT_RING_BYTES, SEPARABLE_RING_BYTES, BOX_RING_BYTES, _forced)
+        run = self._runs.get(key)
+        if run is None:
+            if len(self._runs) >= 16:
+                self._runs.clear()
+            run = self._runs[key] = self._resolve(shape, threads)
+        return run
+
+    def _resolve(self, shape, threads):
         path, option = self.path, self.option
         h, w = shape
         if path == "fft" and _forced != "fft" and self._fft_wastes(shape):

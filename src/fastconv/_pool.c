@@ -125,20 +125,26 @@ static long long fc_now(void) {
 }
 #endif
 
+static void count_scratch(long long bytes);
+
 static void *fc_alloc(size_t bytes) {
-    /* 64-byte aligned; the address malloc gave is kept just below the aligned block */
-    char *raw = (char *)malloc(bytes + 64 + sizeof(void *));
+    /* 64-byte aligned; the address malloc gave, and the size, are kept just below the aligned block */
+    char *raw = (char *)malloc(bytes + 64 + 2 * sizeof(void *));
     char *p;
     if (raw == NULL)
         return NULL;
-    p = (char *)(((size_t)(raw + sizeof(void *)) + 63) & ~(size_t)63);
+    p = (char *)(((size_t)(raw + 2 * sizeof(void *)) + 63) & ~(size_t)63);
     ((void **)p)[-1] = raw;
+    ((size_t *)p)[-2] = bytes;
+    count_scratch((long long)bytes);
     return p;
 }
 
 static void fc_free(void *p) {
-    if (p != NULL)
+    if (p != NULL) {
+        count_scratch(-(long long)((size_t *)p)[-2]);
         free(((void **)p)[-1]);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
@@ -174,8 +180,23 @@ static struct {
     unsigned long main_ident;
     fc_atomic posted;           /* calls posted to helpers, ever: spinning helpers watch it */
     fc_atomic stat_calls, stat_helper_pieces, stat_helpers;
+    fc_atomic scratch_now, scratch_peak;    /* bytes of scratch buffers held (by callers and helpers), and the most */
     int ready;
 } pool;
+
+static void count_scratch(long long bytes) {
+    long long now = FC_ADD(&pool.scratch_now, bytes) + bytes, peak = FC_LOAD(&pool.scratch_peak);
+    while (now > peak) {        /* a racy maximum is fine for a statistic, but keep it monotone */
+#if defined(_MSC_VER)
+        if (InterlockedCompareExchange64(&pool.scratch_peak, now, peak) == peak)
+            break;
+#else
+        if (__atomic_compare_exchange_n(&pool.scratch_peak, &peak, now, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            break;
+#endif
+        peak = FC_LOAD(&pool.scratch_peak);
+    }
+}
 
 static int affinity_cores(void) {
 #if defined(__linux__)
@@ -587,11 +608,16 @@ int fc_available_cores(void) {
     return n;
 }
 
-void fc_pool_stats(long long *helpers, long long *calls, long long *helper_pieces, long long *busy) {
+void fc_pool_stats(long long *helpers, long long *calls, long long *helper_pieces, long long *busy,
+                   long long *scratch_now, long long *scratch_peak, int reset_peak) {
     fc_lock(&pool.lock);
     *helpers = FC_LOAD(&pool.stat_helpers);
     *calls = FC_LOAD(&pool.stat_calls);
     *helper_pieces = FC_LOAD(&pool.stat_helper_pieces);
     *busy = pool.busy;
+    *scratch_now = FC_LOAD(&pool.scratch_now);
+    *scratch_peak = FC_LOAD(&pool.scratch_peak);
+    if (reset_peak)
+        FC_STORE(&pool.scratch_peak, *scratch_now);
     fc_unlock(&pool.lock);
 }

@@ -34,7 +34,9 @@ void fc_set_fallback(int n);
 void fc_set_quota(int n);
 int fc_available_cores(void);
 
-/* Counters for tests and diagnostics: helpers started, calls, pieces run by helpers, threads busy now. */
-void fc_pool_stats(long long *helpers, long long *calls, long long *helper_pieces, long long *busy);
+/* Counters for tests and diagnostics: helpers started, calls, pieces run by helpers, threads busy now, bytes of
+ * scratch buffers held now and at most (since the last reset_peak). */
+void fc_pool_stats(long long *helpers, long long *calls, long long *helper_pieces, long long *busy,
+                   long long *scratch_now, long long *scratch_peak, int reset_peak);
 
 #endif

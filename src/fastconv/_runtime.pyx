@@ -20,7 +20,8 @@ cdef extern from "_pool.h" nogil:
     void fc_set_fallback(int n)
     void fc_set_quota(int n)
     int fc_available_cores()
-    void fc_pool_stats(long long* helpers, long long* calls, long long* helper_pieces, long long* busy)
+    void fc_pool_stats(long long* helpers, long long* calls, long long* helper_pieces, long long* busy,
+                       long long* scratch_now, long long* scratch_peak, int reset_peak)
 
 
 cdef int run_pieces(piece_fn fn, void* ctx, Py_ssize_t npieces, int nthreads, size_t scratch_bytes) except -1 nogil:
@@ -73,8 +74,11 @@ def available_cores():
     return fc_available_cores()
 
 
-def stats():
-    """Counters of the pool: helper threads started, calls run, pieces run by helpers, slots busy now."""
-    cdef long long helpers, calls, pieces, busy
-    fc_pool_stats(&helpers, &calls, &pieces, &busy)
-    return {"helpers_started": helpers, "calls": calls, "helper_pieces": pieces, "busy": busy}
+def stats(bint reset_peak=False):
+    """Counters of the pool: helper threads started, calls run, pieces run by helpers, slots busy now, and the
+    bytes of per-thread scratch buffers held now and at most (since the last call with `reset_peak`, which starts
+    a new maximum)."""
+    cdef long long helpers, calls, pieces, busy, now, peak
+    fc_pool_stats(&helpers, &calls, &pieces, &busy, &now, &peak, reset_peak)
+    return {"helpers_started": helpers, "calls": calls, "helper_pieces": pieces, "busy": busy,
+            "scratch_bytes": now, "scratch_peak": peak}
