@@ -3,7 +3,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from fastconv import _dispatch, _plan
+from fastconv import _dispatch, _schedule
 
 # Every profile is derandomized, so each run checks the same cases. "quick" (the default, what a newcomer runs):
 # 60 examples per property. "ci" (CI, FASTCONV_HYPOTHESIS_PROFILE=ci): 500. "dev": 25, unseeded, for a fast pass
@@ -27,8 +27,8 @@ def variant(request):
 
 @pytest.fixture(autouse=True)
 def split_even_tiny_images(monkeypatch):
-    """Calls below fastconv._plan.WORK_PER_THREAD run on one thread, and pieces have at least MIN_PIECE_WORK;
+    """Calls below fastconv._schedule.WORK_PER_THREAD run on one thread, and pieces have at least MIN_PIECE_WORK;
     the tests' images are small, so lower both to make every call with threads > 1 really split its rows into
     pieces across threads (the code a large image takes)."""
-    monkeypatch.setattr(_plan, "WORK_PER_THREAD", 1)
-    monkeypatch.setattr(_plan, "MIN_PIECE_WORK", 1)
+    monkeypatch.setattr(_schedule, "WORK_PER_THREAD", 1)
+    monkeypatch.setattr(_schedule, "MIN_PIECE_WORK", 1)

@@ -26,7 +26,8 @@ source_tree = pytest.mark.skipif(not (ROOT / "pyproject.toml").is_file(), reason
 BUILD_INPUTS = ["setup.py", "pyproject.toml", "README.md", "src/fastconv/_types.pxd", "src/fastconv/_core.pxi",
                 *(f"src/fastconv/_core_{part}.pxi" for part in ("common", "direct", "separable", "fft", "box")),
                 *(f"src/fastconv/_core_{v}.pyx" for v in _dispatch.VARIANTS),
-                *(f"src/fastconv/{name}" for name in ("_runtime.pyx", "_runtime.pxd", "_pool.c", "_pool.h"))]
+                *(f"src/fastconv/{name}" for name in ("_runtime.pyx", "_runtime.pxd", "_pool.c", "_pool.h",
+                                                            "_pool_sys.h"))]
 COMPILED_SOURCES = {"src/fastconv/_pool.c"}     # hand-written C, not generated
 
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fastconv
-from fastconv import _dispatch, _plan, _taps
+from fastconv import _dispatch, _plan, _schedule, _taps
 from fastconv._bounds import EPSILON, UNIT, fft_bound
 from fastconv._output import POLICY_FLOOR, POLICY_RAW
 from helpers import path_of
@@ -205,18 +205,18 @@ def test_column_strips_do_not_change_results(path, variant, monkeypatch):
                 for border in BORDERS for output in ("round", "float") for threads in (1, 2)]
 
     wide = results()
-    monkeypatch.setattr(_plan, "DIRECT_RING_BYTES", 1)
-    monkeypatch.setattr(_plan, "SEPARABLE_RING_BYTES", 1)
-    monkeypatch.setattr(_plan, "BOX_RING_BYTES", 1)
+    monkeypatch.setattr(_schedule, "DIRECT_RING_BYTES", 1)
+    monkeypatch.setattr(_schedule, "SEPARABLE_RING_BYTES", 1)
+    monkeypatch.setattr(_schedule, "BOX_RING_BYTES", 1)
     narrow = results()
-    assert _plan.direct_strip(301, 5, 7, np.float32) == 256 and _plan.separable_strip(301, 6, np.float32) == 256
+    assert _schedule.direct_strip(301, 5, 7, np.float32) == 256 and _schedule.separable_strip(301, 6, np.float32) == 256
     for a, b in zip(wide, narrow):
         np.testing.assert_array_equal(a, b)
 
 
 def test_small_calls_stay_on_one_thread(monkeypatch):
     """A thread is woken only for about WORK_PER_THREAD multiply-adds; the result is the same either way."""
-    monkeypatch.setattr(_plan, "WORK_PER_THREAD", 2**20)    # as shipped (the suite lowers it: conftest.py)
+    monkeypatch.setattr(_schedule, "WORK_PER_THREAD", 2**20)    # as shipped (the suite lowers it: conftest.py)
     rng = np.random.default_rng(3)
     K = rng.standard_normal((3, 3))
     plan = _plan.plan(K, np.uint8, "replicate", 0.0, np.uint8, POLICY_FLOOR)
@@ -301,7 +301,7 @@ def raw_fft(image, K, n, acc):
                           fastconv._border.source_indices("wrap", w, kw, kw // 2), kw // 2, 0.0)
     out = np.empty((h, w), np.float64)
     _dispatch.core().correlate_fft(image, out, spectrum + (check,), _taps.direct_taps(K, acc), border,
-                                   _plan.Output(POLICY_RAW, 0.0, 0.0, 0.0), _plan.Schedule(1, 0, 0))
+                                   _plan.Output(POLICY_RAW, 0.0, 0.0, 0.0), _schedule.Schedule(1, 0, 0))
     return out
 
 

@@ -131,7 +131,7 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     >>> fastconv.convolve(image, [[1, 2]], output="float", flip=True)[1]
     array([ 90., 180.,   0.], dtype=float32)
     """
-    call = _call(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads)
+    call = resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads)
     out = check_out(out, call.img.shape, call.out_dtype)
     if call.output == "stretch":
         raw = filter_image(call.img, call.kernel, call.anchor, call.border, call.cval, call.raw_dtype, POLICY_RAW,
@@ -175,7 +175,7 @@ class Call(NamedTuple):
     threads: int
 
 
-def _call(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads):
+def resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads):
     img = check_image(image)
     kernel = check_kernel(K)
     border = check_border(border)

@@ -40,7 +40,7 @@ def filter_image(
     out_dtype: np.dtype[Any], policy: int, delta: float, accumulate: np.dtype[Any] | None, threads: int,
     out: NDArray[Any] | None,
 ) -> NDArray[Any]: ...
-def _call(
+def resolve_options(
     image: ArrayLike, K: ArrayLike, border: str, cval: float, output: str, dtype: DTypeLike | None,
     anchor: tuple[int, int] | None, flip: bool, accumulate: str | None, threads: int | None,
 ) -> Call: ...

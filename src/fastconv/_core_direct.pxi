@@ -69,6 +69,7 @@ cdef inline void _block_sums(Py_ssize_t x0, bint second, const Taps* tp, const d
     cdef dacc_t acc1[FC_BLOCK2_I]
     cdef Py_ssize_t B = FC_BLOCK2_F if dacc_t is float else (FC_BLOCK2_D if dacc_t is double else FC_BLOCK2_I)
     cdef Py_ssize_t s, t, u, start, stop, kind, flags
+    cdef bint init0, init1
     cdef dacc_t k0, k1, v
     cdef const dacc_t* p
     for s in range(tp.nsegs):
@@ -80,25 +81,16 @@ cdef inline void _block_sums(Py_ssize_t x0, bint second, const Taps* tp, const d
             continue
         t = start
         if kind == SEG_BOTH and second:
-            if flags & (INIT0 | INIT1):
+            if flags & (INIT0 | INIT1):      # the first entry starts one row's sum, or both
+                init0 = flags & INIT0
+                init1 = flags & INIT1
                 k0 = coef[2 * t]
                 k1 = coef[2 * t + 1]
                 p = ptrs[t] + x0
-                if (flags & INIT0) and (flags & INIT1):
-                    for u in range(B):
-                        v = p[u]
-                        acc0[u] = <dacc_t>(k0 * v)
-                        acc1[u] = <dacc_t>(k1 * v)
-                elif flags & INIT0:
-                    for u in range(B):
-                        v = p[u]
-                        acc0[u] = <dacc_t>(k0 * v)
-                        acc1[u] = <dacc_t>(acc1[u] + k1 * v)
-                else:
-                    for u in range(B):
-                        v = p[u]
-                        acc0[u] = <dacc_t>(acc0[u] + k0 * v)
-                        acc1[u] = <dacc_t>(k1 * v)
+                for u in range(B):
+                    v = p[u]
+                    acc0[u] = <dacc_t>(k0 * v) if init0 else <dacc_t>(acc0[u] + k0 * v)
+                    acc1[u] = <dacc_t>(k1 * v) if init1 else <dacc_t>(acc1[u] + k1 * v)
                 t += 1
             while t < stop:
                 k0 = coef[2 * t]

@@ -60,7 +60,7 @@ def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, 
     path: box
     ...
     """
-    call = _api._call(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads)
+    call = _api.resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads)
     raw = call.output == "stretch"
     sums_dtype = call.raw_dtype if raw else call.out_dtype
     policy = POLICY_RAW if raw else call.policy

@@ -36,7 +36,7 @@ def _int_param(name, value):
     return int(value)
 
 
-def _check_depth(ddepth, src_dtype):
+def check_depth(ddepth, src_dtype):
     ddepth = _int_param("ddepth", ddepth)
     supported = _PAIRS[src_dtype]
     if ddepth == -1:
@@ -47,7 +47,7 @@ def _check_depth(ddepth, src_dtype):
     return np.dtype(_DEPTHS[ddepth])
 
 
-def _check_border_type(border_type):
+def check_border_type(border_type):
     border_type = _int_param("borderType", border_type)
     base = border_type & ~BORDER_ISOLATED   # the whole image is filtered, so ISOLATED changes nothing
     if base not in _BORDERS or border_type & ~(BORDER_ISOLATED | 7):
@@ -57,7 +57,7 @@ def _check_border_type(border_type):
     return _BORDERS[base]
 
 
-def _check_cv_anchor(anchor, kshape):
+def check_cv_anchor(anchor, kshape):
     """OpenCV's (x, y) anchor, -1 meaning the centre along that axis, as our (row, col)."""
     kh, kw = kshape
     try:
@@ -130,15 +130,12 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     if given is not None and np.dtype(given).newbyteorder("=") not in _PAIRS:
         raise TypeError(f"src must be uint8, uint16, int16, float32 or float64 (as in cv2.filter2D); got dtype "
                         f"{given}")
-    img = check_image(src, name="src")
-    if img.dtype not in _PAIRS:
-        raise TypeError(f"src must be uint8, uint16, int16, float32 or float64 (as in cv2.filter2D); got dtype "
-                        f"{np.asarray(src).dtype}")
+    img = check_image(src, name="src")      # (array-likes without a dtype are read as a core dtype, all allowed)
     k = check_kernel(kernel, name="kernel")
-    out_dtype = _check_depth(ddepth, img.dtype)
-    anchor = _check_cv_anchor(anchor, k.shape)
+    out_dtype = check_depth(ddepth, img.dtype)
+    anchor = check_cv_anchor(anchor, k.shape)
     delta = check_real(delta, "delta")
-    border = _check_border_type(borderType)
+    border = check_border_type(borderType)
     threads = check_threads(threads)
     dst = check_out(dst, img.shape, out_dtype, name="dst")
     policy = POLICY_ROUND if out_dtype.kind in "iu" else POLICY_RAW

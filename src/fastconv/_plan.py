@@ -13,7 +13,8 @@
 A path and its accumulator are taken only where the path's rigorous error bound is within the documented one
 (fastconv._bounds); among those, the cheapest by a cost model measured on this project's machine. A `Plan` holds
 the decision for one kernel and kind of call (cached by bytes: `PLAN_CACHE_BYTES`); `Plan.resolve` adds what
-depends on the image's size (threads, pieces, and the FFT path's waste on small images), and `Plan.run` runs it.
+depends on the image's size (the FFT path's waste on small images, and the threads and pieces that
+fastconv._schedule cuts the call into), and `Plan.run` runs it.
 
 ``force(path)`` (private, for tests and benchmarks) makes every call take `path` where it applies and raise
 ``ValueError`` where it does not.
@@ -24,10 +25,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fastconv import _dispatch, _runtime
+from fastconv import _dispatch, _runtime, _schedule
 from fastconv._bounds import EPSILON, UNIT, chunked_bound, fft_bound, separable_bound
 from fastconv._cache import ByteCache
 from fastconv._output import POLICY_RAW, POLICY_ROUND
+from fastconv._schedule import ceil_div
 from fastconv._taps import direct_taps, fft_spectrum, mean_reciprocal, rank1, row_taps, separable_taps
 
 PATHS = ("direct", "separable", "box", "integer", "fft")
@@ -35,32 +37,6 @@ _INT_IMAGES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16))
 _F32_MAX = float(np.finfo(np.float32).max)
 _F32_TINY = float(np.finfo(np.float32).smallest_normal)
 _forced = None
-
-#: Multiply-adds (output pixels x taps) a thread should get before a call is split across threads: about a
-#: hundred microseconds of work. Below it, waking a helper costs more than it saves.
-WORK_PER_THREAD = 2**20
-
-#: Most multiply-adds in one piece: a few milliseconds, so a call on the main thread runs Python's signal handlers
-#: (Ctrl-C) often enough, and a piece left to a helper that lost its core is short.
-PIECE_WORK = 2**24
-
-#: Pieces per thread of a call split across threads: claimed dynamically, so a thread that gets less of a core
-#: (a busy machine) takes fewer, and the threads end within about a piece of each other...
-PIECES_PER_THREAD = 8
-
-#: ... but a piece has at least this many multiply-adds (some tens of microseconds): each costs a claim, and a
-#: band re-reads the rows above it.
-MIN_PIECE_WORK = 2**17
-
-#: Bytes of the direct path's ring of padded rows, per thread: wider images go in strips of columns, so the extra
-#: memory stays bounded (and within the second-level cache) whatever the image width.
-DIRECT_RING_BYTES = 128 * 1024
-
-#: Bytes of the separable path's ring of filtered rows: strips narrow enough keep it in the first-level cache.
-SEPARABLE_RING_BYTES = 16 * 1024
-
-#: Bytes of the rows-first box path's ring of kh rows of window sums, per thread.
-BOX_RING_BYTES = 128 * 1024
 
 #: uint8 images take the box path rows first (window sums of each row in uint16, then sliding column sums);
 #: other images, kernels wider than 257 and border values outside 0..255 take the column sums first, in int32.
@@ -117,20 +93,13 @@ class Output(NamedTuple):
     hi: float
 
 
-class Schedule(NamedTuple):
-    """How a call is cut up: at most `threads` threads (-1: the budget), pieces of `band` rows x `strip` columns."""
-    threads: int
-    band: int
-    strip: int
-
-
 class Run(NamedTuple):
     """What one call runs: the path, its accumulator, the core function and the records it reads."""
     path: str
     accumulator: np.dtype
     function: str
     records: tuple
-    schedule: Schedule
+    schedule: _schedule.Schedule
 
 
 class Plan:
@@ -361,8 +330,7 @@ class Plan:
     def resolve(self, shape, threads):
         """The Run for one plane of `shape` (H, W) with at most `threads` threads (-1: the budget); the last few
         are kept (calls on images of one size resolve alike)."""
-        key = (shape, threads, _runtime.budget() if threads != 1 else 1, WORK_PER_THREAD, MIN_PIECE_WORK,
-               PIECE_WORK, PIECES_PER_THREAD, DIRECT_RING_BYTES, SEPARABLE_RING_BYTES, BOX_RING_BYTES, _forced)
+        key = (shape, threads, _runtime.budget() if threads != 1 else 1, _schedule.settings(), _forced)
         run = self._runs.get(key)
         if run is None:
             if len(self._runs) >= 16:
@@ -372,37 +340,16 @@ class Plan:
 
     def _resolve(self, shape, threads):
         path, option = self.path, self.option
-        h, w = shape
         if path == "fft" and _forced != "fft" and self._fft_wastes(shape):
             path, option = "direct", self.fallback
-        kh, kw = self.kernel.shape
-        taps = self._taps_per_pixel(path, option)
-        work = h * w * taps
-        cap = max(1, work // WORK_PER_THREAD)      # small calls stay on fewer threads
-        if threads > 0:
-            threads = min(threads, cap)
-        elif cap < _runtime.budget():
-            threads = cap
-        acc = option["acc"]
-        if path in ("direct", "integer"):
-            strip = direct_strip(w, kh, kw, acc)
-            band = _band(h, w, strip, work, threads, kh, paired=option["records"][0].paired)
-            function = "correlate"
-        elif path == "separable":
-            strip = separable_strip(w, kh, acc)
-            band = _band(h, w, strip, work, threads, kh, paired=True)
-            function = "correlate_separable"
-        elif path == "box":
-            rows_first = option["records"][0][5]
-            if rows_first:
-                band, strip = _box_pieces(h, w, kh, kw, threads, _strip(w, kh, 2, 0, BOX_RING_BYTES))
-            else:
-                strip, band = w, _band(h, w, w, work, threads, kh, paired=False, reach=kh)
-            function = "box_filter"
-        else:
-            strip = band = 0
-            function = "correlate_fft"
-        return Run(path, acc, function, option["records"], Schedule(threads, band, strip))
+        records = option["records"]
+        paired = path == "separable" or (path in ("direct", "integer") and records[0].paired)
+        schedule = _schedule.schedule(path, shape, self.kernel.shape, option["acc"],
+                                      shape[0] * shape[1] * self._taps_per_pixel(path, option), threads,
+                                      paired=paired, rows_first=path == "box" and records[0][5])
+        function = {"direct": "correlate", "integer": "correlate", "separable": "correlate_separable",
+                    "box": "box_filter", "fft": "correlate_fft"}[path]
+        return Run(path, option["acc"], function, records, schedule)
 
     def run(self, src, out, border, output, threads):
         """Filter the 2-D view `src` into the 2-D view `out` (same shape, any strides)."""
@@ -424,7 +371,7 @@ class Plan:
         """True when an image is so small against the FFT path's tiles that the direct path is cheaper."""
         n, (kh, kw) = self.option["tile"], self.kernel.shape
         itemsize = self.accumulator.itemsize
-        tiles = _ceil_div(shape[0], n - kh + 1) * _ceil_div(shape[1], 2 * (n - kw + 1)) * 2
+        tiles = ceil_div(shape[0], n - kh + 1) * ceil_div(shape[1], 2 * (n - kw + 1)) * 2
         fft = tiles * _fft_ns_per_pixel(n, kh, kw, itemsize) * (n - kh + 1) * (n - kw + 1)
         return fft >= shape[0] * shape[1] * self.fallback["cost"]
 
@@ -445,50 +392,6 @@ def _nbytes(record):
     return 0
 
 
-def _pieces(work, threads):
-    """How many pieces a call of `work` multiply-adds on `threads` threads is cut into: enough for the threads
-    (PIECES_PER_THREAD each, none under MIN_PIECE_WORK) and none over PIECE_WORK."""
-    pieces = max(1, _ceil_div(work, PIECE_WORK))
-    if threads != 1:
-        wanted = PIECES_PER_THREAD * (threads if threads > 0 else _runtime.budget())
-        pieces = max(pieces, min(wanted, work // MIN_PIECE_WORK))
-    return pieces
-
-
-#: The rows-first box path's fixed cost per row of a piece (its calls and loop set-ups), in pixels' worth of work:
-#: measured with bench/bench.py's large_blur at strips from 256 columns to the whole width.
-BOX_ROW_OVERHEAD = 160
-
-
-def _box_pieces(h, w, kh, kw, threads, widest):
-    """(band rows, strip columns) of the rows-first box path's pieces. A band sums kh - 1 padded rows above its
-    first output row and a strip kw - 1 padded columns beyond its last, and every row of a piece has a fixed
-    cost: so few pieces (two per thread, where more than one thread may run), strips at most `widest` wide, cut
-    where the extra work is least."""
-    pieces = 1 if threads == 1 else 2 * (threads if threads > 0 else _runtime.budget())
-    best = None
-    for nbands in range(1, min(pieces, h) + 1):
-        nstrips = max(_ceil_div(pieces, nbands), _ceil_div(w, widest))
-        strip = _ceil_div(_ceil_div(w, nstrips), 32) * 32
-        band = _ceil_div(h, nbands)
-        work = nbands * _ceil_div(w, strip) * (band + kh - 1) * (strip + kw - 1 + BOX_ROW_OVERHEAD)
-        if best is None or work < best[0]:
-            best = (work, band, strip)
-    return best[1], best[2]
-
-
-def _band(h, w, strip, work, threads, kh, paired, reach=0):
-    """Rows per piece: enough pieces for `threads` (`_pieces`), but bands of at least 4 * `reach` rows (a band
-    re-reads `reach` - 1 rows above it); even when rows are paired."""
-    nstrips = _ceil_div(w, strip)
-    pieces = _pieces(work, threads)
-    nbands = max(1, _ceil_div(pieces, nstrips))
-    band = max(_ceil_div(h, nbands), 4 * reach, 1)
-    if paired:
-        band += band % 2
-    return band
-
-
 def _peak(image_dtype, cval):
     """Largest magnitude a sample can have (image values or a finite constant border) where rounding bounds are
     concerned: a NaN or inf border value follows the NaN rule instead (and never enters the FFT path's
@@ -498,29 +401,6 @@ def _peak(image_dtype, cval):
     info = np.iinfo(image_dtype)
     top = max(abs(int(info.min)), int(info.max))
     return max(top, abs(cval)) if math.isfinite(cval) else top
-
-
-def _strip(width, ring_rows, itemsize, halo, budget):
-    """Output columns per strip of an image `width` wide when a ring of `ring_rows` rows of strip + `halo`
-    columns should get about `budget` bytes: the image split into equal strips, each a multiple of 256 columns
-    (whole register blocks), or the whole width."""
-    widest = max(256, budget // (ring_rows * itemsize) - halo)
-    nstrips = _ceil_div(width, widest)
-    return min(width, _ceil_div(_ceil_div(width, nstrips), 256) * 256)
-
-
-def _ceil_div(a, b):
-    return -(-a // b)
-
-
-def separable_strip(width, kh, acc):
-    """Output columns per strip of the separable path (its ring holds kh + 1 filtered rows)."""
-    return _strip(width, kh + 1, np.dtype(acc).itemsize, 0, SEPARABLE_RING_BYTES)
-
-
-def direct_strip(width, kh, kw, acc):
-    """Output columns per strip of the direct and integer paths (a ring of kh + 1 padded rows)."""
-    return _strip(width, kh + 1, np.dtype(acc).itemsize, kw - 1, DIRECT_RING_BYTES)
 
 
 def fft_tiles(shape, itemsize):

@@ -8,7 +8,10 @@
  * - The caller works. A call's pieces are claimed one at a time from an atomic counter, by the caller and by any
  *   helper that gets there, and the call ends when its pieces are done: a helper that was woken but never ran
  *   finds nothing left (it joins a call only by claiming a piece, under the pool's lock, while the call is listed).
- * - Waiting spins only briefly (FC_SPIN_NS), then sleeps on a condition variable.
+ * - Waiting spins only briefly (FC_SPIN_NS), then sleeps on a condition variable. A helper out of work first
+ *   yields for a while (FC_YIELD_NS): on a quiet machine it stays ready for the next call (a call of a
+ *   millisecond would wait tens of microseconds for a sleeping helper to wake), on a busy one every thread that
+ *   wants its core gets it.
  * - One budget for the process: a call takes one thread slot for its caller (waiting if every slot is busy) and
  *   reserves at most its share of the free slots for helpers. Reserved slots a helper never took go back when the
  *   call ends.
@@ -20,110 +23,18 @@
  * locks, Interlocked functions). */
 #include "_pool.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-#if defined(_WIN32)
-#define WIN32_LEAN_AND_MEAN
-#include <windows.h>
-#include <process.h>
-#else
-#include <pthread.h>
-#include <signal.h>
-#include <time.h>
-#include <unistd.h>
-#if defined(__linux__)
-#include <sched.h>
-#endif
-#endif
-
-#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
-#include <emmintrin.h>
-#define FC_PAUSE() _mm_pause()
-#elif defined(__aarch64__) && !defined(_MSC_VER)
-#define FC_PAUSE() __asm__ __volatile__("yield")
-#else
-#define FC_PAUSE() ((void)0)
-#endif
+#include "_pool_sys.h"
 
 /* How long a thread spins before it sleeps: a helper after its last piece (so back-to-back calls find it awake)
  * and a caller waiting for the pieces still running. Short enough not to take a busy machine's cores. */
 #define FC_SPIN_NS 40000LL
+/* How long a helper out of work then yields its CPU to anything else runnable, watching for the next call. */
+#define FC_YIELD_NS 500000LL
 /* How often a caller on the main thread runs Python's signal handlers. */
 #define FC_CHECK_NS 20000000LL
 /* How long the automatic budget trusts its last reading of the CPU affinity. */
 #define FC_CORES_TTL_NS 100000000LL
 #define FC_MAX_HELPERS 255
-
-/* ------------------------------------------------------------------------------------------------------------ */
-/* Portable primitives */
-
-#if defined(_MSC_VER)
-typedef volatile LONG64 fc_atomic;
-#define FC_ADD(p, v) InterlockedExchangeAdd64((p), (v))
-#define FC_LOAD(p) InterlockedCompareExchange64((p), 0, 0)
-#define FC_STORE(p, v) ((void)InterlockedExchange64((p), (v)))
-#else
-typedef long long fc_atomic;
-#define FC_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
-#define FC_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
-#define FC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
-#endif
-
-#if defined(_WIN32)
-typedef SRWLOCK fc_mutex;
-typedef CONDITION_VARIABLE fc_cond;
-static void fc_mutex_init(fc_mutex *m) { InitializeSRWLock(m); }
-static void fc_lock(fc_mutex *m) { AcquireSRWLockExclusive(m); }
-static void fc_unlock(fc_mutex *m) { ReleaseSRWLockExclusive(m); }
-static void fc_cond_init(fc_cond *c) { InitializeConditionVariable(c); }
-static void fc_wait(fc_cond *c, fc_mutex *m) { SleepConditionVariableSRW(c, m, INFINITE, 0); }
-static void fc_wait_ns(fc_cond *c, fc_mutex *m, long long ns) { SleepConditionVariableSRW(c, m, (DWORD)(ns / 1000000), 0); }
-static void fc_signal(fc_cond *c) { WakeConditionVariable(c); }
-static void fc_broadcast(fc_cond *c) { WakeAllConditionVariable(c); }
-static long long fc_now(void) {
-    LARGE_INTEGER f, t;
-    QueryPerformanceFrequency(&f);
-    QueryPerformanceCounter(&t);
-    return (long long)((double)t.QuadPart * (1e9 / (double)f.QuadPart));
-}
-#else
-typedef pthread_mutex_t fc_mutex;
-typedef pthread_cond_t fc_cond;
-static void fc_mutex_init(fc_mutex *m) { pthread_mutex_init(m, NULL); }
-static void fc_lock(fc_mutex *m) { pthread_mutex_lock(m); }
-static void fc_unlock(fc_mutex *m) { pthread_mutex_unlock(m); }
-#if defined(__linux__)
-#define FC_COND_CLOCK CLOCK_MONOTONIC     /* timed waits unaffected by changes of the wall clock */
-#else
-#define FC_COND_CLOCK CLOCK_REALTIME
-#endif
-static void fc_cond_init(fc_cond *c) {
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-#if defined(__linux__)
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-#endif
-    pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
-}
-static void fc_wait(fc_cond *c, fc_mutex *m) { pthread_cond_wait(c, m); }
-static void fc_wait_ns(fc_cond *c, fc_mutex *m, long long ns) {
-    struct timespec t;
-    clock_gettime(FC_COND_CLOCK, &t);
-    ns += t.tv_nsec;
-    t.tv_sec += (time_t)(ns / 1000000000LL);
-    t.tv_nsec = (long)(ns % 1000000000LL);
-    pthread_cond_timedwait(c, m, &t);
-}
-static void fc_signal(fc_cond *c) { pthread_cond_signal(c); }
-static void fc_broadcast(fc_cond *c) { pthread_cond_broadcast(c); }
-static long long fc_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-#endif
 
 static void count_scratch(long long bytes);
 
@@ -196,33 +107,6 @@ static void count_scratch(long long bytes) {
 #endif
         peak = FC_LOAD(&pool.scratch_peak);
     }
-}
-
-static int affinity_cores(void) {
-#if defined(__linux__)
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0)
-            return n;
-    }
-    {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return n > 0 ? (int)n : 1;
-    }
-#elif defined(_WIN32)
-    DWORD_PTR process, system;
-    if (GetProcessAffinityMask(GetCurrentProcess(), &process, &system) && process) {
-        int n = 0;
-        for (; process; process &= process - 1)
-            n++;
-        return n;
-    }
-    return 1;
-#else
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-#endif
 }
 
 /* Cores this process may use; with the lock held. */
@@ -313,13 +197,15 @@ static void *helper_main(void *arg)
             }
             fc_unlock(&pool.lock);
             {
-                long long until = fc_now() + FC_SPIN_NS;
+                long long start = fc_now();
                 int k = 0;
                 while (FC_LOAD(&pool.posted) == seen) {
                     FC_PAUSE();
-                    if (++k % 64 == 0 && fc_now() > until)
+                    if (++k % 64 == 0 && fc_now() - start > FC_SPIN_NS)
                         break;
                 }
+                while (FC_LOAD(&pool.posted) == seen && fc_now() - start < FC_SPIN_NS + FC_YIELD_NS)
+                    FC_YIELD();
             }
             fc_lock(&pool.lock);
             if (pool.jobs == NULL) {

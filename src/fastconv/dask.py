@@ -1,15 +1,15 @@
 """Lazy filtering of dask arrays, identical to the in-memory functions: images larger than memory, on a cluster.
 
-(Identical on every path but the FFT path of large dense kernels, whose rounding noise depends on where its tiles
-fall: there a block agrees with the whole image to float rounding.)
+(Identical on every path but the FFT path of large dense kernels, whose rounding depends on where its tiles fall:
+there a block agrees with the whole image within the path's error bound.)
 
 Each block is filtered by the in-memory function itself (one thread per block by default: dask runs the blocks in
 parallel) with a halo of neighbouring pixels, shared by ``dask.array.map_overlap``. The border is not dask's: the
 blocks at the image's edge get no halo on that side and apply the border themselves, which gives the in-memory
 call's values because every chunk is merged to at least the kernel's reach (an axis shorter than that is one chunk,
 filtered whole, reflections of reflections included). Only wrap needs pixels from the opposite edge: those rows
-and columns are gathered lazily with fastconv's own index maps. Blocks start on even image rows, because the
-compiled core sums even and odd rows in different orders.
+and columns are gathered lazily with fastconv's own index maps. Blocks may start on any row or column: the
+compiled core sums every pixel's taps in the same order wherever it lies.
 
 Needs dask: ``pip install "fastconv[dask]"``.
 """
@@ -24,9 +24,9 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess without
 
 import fastconv
 from fastconv import _api
-from fastconv._checks import check_anchor as _check_anchor, check_kernel as _check_kernel
+from fastconv._checks import check_anchor, check_kernel
 from fastconv._border import source_indices
-from fastconv._opencv import _check_border_type, _check_cv_anchor
+from fastconv._opencv import check_border_type, check_cv_anchor
 from fastconv._output import stretch_range
 
 __all__ = ["convolve", "filter2D"]
@@ -86,10 +86,10 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
                "accumulate": accumulate, "threads": threads}
     probe = _probe(x, stack)
     out_dtype = fastconv.convolve(probe, K, output=output, **options).dtype   # checks every argument
-    kernel = _check_kernel(K)
+    kernel = check_kernel(K)
     if x.size == 0:
         return da.zeros(x.shape, dtype=out_dtype, chunks=x.chunks)
-    ay, ax = _check_anchor(anchor, kernel.shape)
+    ay, ax = check_anchor(anchor, kernel.shape)
     if flip:
         ay, ax = kernel.shape[0] - 1 - ay, kernel.shape[1] - 1 - ax
     geometry = _Geometry(kernel.shape, (ay, ax), border, stack)
@@ -106,7 +106,7 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     hi = da.where(da.isfinite(ranges), ranges, -np.inf).max(axis=axes, keepdims=True)
     # the sums' rounding noise, from the largest finite sample (of each frame): a range within it is flat
     magnitude = da.where(da.isfinite(x), abs(x), 0).max(axis=axes, keepdims=True).astype(np.float64)
-    call = _api._call(probe, K, border, cval, "stretch", dtype, anchor, flip, accumulate, threads)
+    call = _api.resolve_options(probe, K, border, cval, "stretch", dtype, anchor, flip, accumulate, threads)
     noise = magnitude.map_blocks(_noise, call, dtype=np.float64)
     return da.map_blocks(_stretch_frames if stack else _stretch_block, raw, lo, hi, noise, out_dtype,
                          dtype=out_dtype)
@@ -165,8 +165,8 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     out_dtype = fastconv.filter2D(probe, ddepth, kernel, None, anchor, delta, borderType, threads=threads).dtype
     if x.size == 0:
         return da.zeros(x.shape, dtype=out_dtype, chunks=x.chunks)
-    k = _check_kernel(kernel, name="kernel")
-    geometry = _Geometry(k.shape, _check_cv_anchor(anchor, k.shape), _check_border_type(borderType), stack)
+    k = check_kernel(kernel, name="kernel")
+    geometry = _Geometry(k.shape, check_cv_anchor(anchor, k.shape), check_border_type(borderType), stack)
     return _filtered(x, geometry, fastconv.filter2D, (ddepth, k, None, anchor, delta, borderType),
                      {"threads": threads}, out_dtype)
 
@@ -206,25 +206,19 @@ class _Geometry:
         self.border = border
         kh, kw = kshape
         (ay, ax) = anchor
-        # Rows: pad and overlap by even amounts, so every block's first row is an even image row.
-        self.reach = ((_even(ay), _even(kh - 1 - ay)), (ax, kw - 1 - ax))
+        self.reach = ((ay, kh - 1 - ay), (ax, kw - 1 - ax))
         self.depth = (max(self.reach[0]), max(self.reach[1]))
-        self.align = (2, 1)
 
     def pad(self, axis):
         """(before, after) rows or columns gathered beyond the image: only wrap reads another block's pixels."""
         return self.reach[axis] if self.border == "wrap" else (0, 0)
 
 
-def _even(n):
-    return n + n % 2
-
-
 def _filtered(x, geometry, function, args, kwargs, out_dtype, token="fastconv"):
     """The in-memory `function(block, *args, **kwargs)` over the blocks of `x` with their halos, trimmed."""
     padded, depth = x, {}
     for i, axis in enumerate(geometry.axes):
-        chunks = _chunks(x.chunks[axis], geometry.depth[i], geometry.align[i])
+        chunks = _chunks(x.chunks[axis], geometry.depth[i])
         padded = _pad(padded.rechunk({axis: chunks}), axis, geometry.border, geometry.pad(i))
         depth[axis] = geometry.depth[i] if len(padded.chunks[axis]) > 1 else 0
     block = _frames if geometry.stack else _block
@@ -238,13 +232,12 @@ def _filtered(x, geometry, function, args, kwargs, out_dtype, token="fastconv"):
     return result[tuple(inner)].rechunk(x.chunks)
 
 
-def _chunks(sizes, depth, align):
-    """`sizes` merged so that every chunk holds at least `depth` elements (as map_overlap needs) and every chunk
-    boundary falls on a multiple of `align`."""
+def _chunks(sizes, depth):
+    """`sizes` merged so that every chunk holds at least `depth` elements (as map_overlap needs)."""
     merged, current = [], 0
     for size in sizes:
         current += size
-        if current >= max(depth, 1) and current % align == 0:
+        if current >= max(depth, 1):
             merged.append(current)
             current = 0
     if current:
