@@ -340,3 +340,38 @@ def test_variant_fixture_reaches_the_blocks(variant):
         lambda b: seen.append(_dispatch.core().__name__) or b, dtype=np.uint8)
     fd.convolve(image, np.ones((3, 3))).compute()
     assert seen and all(variant in name for name in seen)
+
+
+@pytest.mark.parametrize("border", ["replicate", "wrap", "constant", "reflect101"])
+@pytest.mark.parametrize("output", [None, "round", "float", "stretch"])
+def test_omit_and_masks_equal_the_in_memory_call(border, output):
+    """nan_policy='omit' (normalized convolution) across chunks: the same pixels as in memory, with NaN in a
+    float image, a mask on an integer colour image, and preserve_nan."""
+    rng = np.random.default_rng(11)
+    K = fastconv.kernels.gaussian(7, 1.5)
+    floats = rng.standard_normal((90, 130))
+    floats[rng.random(floats.shape) < 0.1] = np.nan
+    floats[30:40, 60:75] = np.nan
+    colour = rng.integers(0, 256, (90, 130, 3), dtype=np.uint8)
+    mask = rng.random((90, 130)) < 0.1
+    for image, kwargs in ((floats, {"preserve_nan": True}), (floats, {}), (colour, {"mask": mask}),
+                          (colour, {"mask": np.repeat(mask[..., None], 3, axis=2)})):
+        expected = fastconv.convolve(image, K, border=border, cval=9.0, output=output, nan_policy="omit", **kwargs)
+        chunks = (25, 33) if image.ndim == 2 else (25, 33, 3)
+        lazy = fd.convolve(da.from_array(image, chunks=chunks), K, border=border, cval=9.0, output=output,
+                           nan_policy="omit", **kwargs)
+        assert equal(lazy.compute(), expected)
+
+
+def test_a_mask_of_frames_and_its_errors():
+    rng = np.random.default_rng(12)
+    frames = rng.integers(0, 256, (4, 40, 50), dtype=np.uint16)
+    mask = rng.random((40, 50)) < 0.2
+    lazy = fd.convolve(da.from_array(frames, chunks=(2, 20, 25)), np.ones((3, 3)), nan_policy="omit", mask=mask,
+                       stack=True)
+    for i in range(4):
+        assert equal(lazy[i].compute(), fastconv.convolve(frames[i], np.ones((3, 3)), nan_policy="omit", mask=mask))
+    with pytest.raises(ValueError, match="mask and preserve_nan need nan_policy='omit'"):
+        fd.convolve(da.from_array(frames[0]), np.ones((3, 3)), mask=mask)
+    with pytest.raises(ValueError, match="mask must have the image's shape"):
+        fd.convolve(da.from_array(frames[0]), np.ones((3, 3)), nan_policy="omit", mask=mask[:10])

@@ -1,64 +1,31 @@
 """The public filtering function: options -> plan -> run. Validation lives in fastconv._checks, the dtype and
 output policy in fastconv._output, the decision of what runs in fastconv._plan; the core only loops."""
-import functools
 from typing import NamedTuple
 
 import numpy as np
 
-from fastconv import _plan
-from fastconv._border import check_border, source_indices
+from fastconv import _masked, _plan
+from fastconv._filter import filter_image
+from fastconv._border import check_border
 from fastconv._checks import (
     check_accumulate,
     check_anchor,
+    check_flag,
     check_flip,
     check_image,
     check_kernel,
+    check_mask,
+    check_nan_policy,
     check_out,
     check_real,
     check_threads,
-    readable_in_place,
+    split_masked,
 )
 from fastconv._output import POLICY_RAW, check_output, output_plan, stretch
 
 
-def filter_image(img, kernel, anchor, border, cval, out_dtype, policy, delta, accumulate, threads, out):
-    """Correlate every channel of the checked image `img` into `out` (or a new array) and return it.
-
-    The core reads each channel in place and writes straight into `out` (channels as strided views), unless
-    `out` overlaps the image or cannot be written through its strides: then into a new array, copied in.
-    """
-    plan = _plan.plan(kernel, img.dtype, border, cval, out_dtype, policy, delta, accumulate)
-    target = out
-    if out is None or not readable_in_place(out) or np.may_share_memory(out, img):
-        target = np.empty(img.shape, out_dtype)
-    if target.size:
-        height, width = img.shape[:2]
-        kh, kw = kernel.shape
-        frame = _plan.Border(source_indices(border, height, kh, anchor[0]),
-                             source_indices(border, width, kw, anchor[1]), anchor[1], cval)
-        lo, hi = _limits(out_dtype)
-        spec = _plan.Output(policy, delta, lo, hi)
-        if img.ndim == 2:
-            plan.run(img, target, frame, spec, threads)
-        else:
-            for c in range(img.shape[2]):
-                plan.run(img[..., c], target[..., c], frame, spec, threads)
-    if out is not None and target is not out:
-        out[...] = target
-        return out
-    return target
-
-
-@functools.lru_cache(maxsize=None)
-def _limits(dtype):
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return float(info.min), float(info.max)
-    return 0.0, 0.0
-
-
 def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, anchor=None, flip=False,
-             accumulate=None, out=None, threads=None):
+             accumulate=None, out=None, threads=None, nan_policy="propagate", mask=None, preserve_nan=False):
     """Filter an image with a kernel: the tutorial's ``convolve(image, K)``, compiled.
 
     Computes the cross-correlation ``out[y, x] = sum_ij K[i, j] * image[y + i - ay, x + j - ax]`` (no kernel
@@ -101,8 +68,19 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     out : numpy.ndarray, optional
         Array to write the result into; must have exactly the result's shape and dtype and be writeable.
     threads : int or None, optional
-        Most threads to use; None (default) uses every core available to the process. Small images use fewer
-        (each thread gets enough work to pay for waking it). Results do not depend on it.
+        Most threads to use; None (default) uses the process's budget (`fastconv.get_threads`). Small images use
+        fewer (each thread gets enough work to pay for waking it). Results do not depend on it.
+    nan_policy : {'propagate', 'omit'}, optional
+        'propagate' (default): NaN and inf spread through the kernel's non-zero taps. 'omit': normalized
+        convolution: invalid samples (NaN, and those `mask` or a masked array marks) are skipped and each sum is
+        renormalized by the kernel weight that fell on valid ones, ``sum(K) * sum(K * x * valid) /
+        sum(K * valid)`` (the plain result where every sample is valid). Where no valid weight lies under the
+        kernel the result is NaN (the lower limit in integer outputs). Needs a kernel whose taps do not sum to 0.
+        The constant border's `cval` counts as valid, unless it is NaN.
+    mask : array_like of bool, shape (H, W) or the image's, optional
+        With ``nan_policy='omit'``: True marks an invalid sample (as in numpy.ma).
+    preserve_nan : bool, optional
+        With ``nan_policy='omit'``: the pixels that were invalid stay NaN (the lower limit in integer outputs).
 
     Returns
     -------
@@ -131,8 +109,26 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     >>> fastconv.convolve(image, [[1, 2]], output="float", flip=True)[1]
     array([ 90., 180.,   0.], dtype=float32)
     """
+    nan_policy = check_nan_policy(nan_policy)
+    if nan_policy == "omit":
+        image, mask = split_masked(image, mask)
+    elif mask is not None or preserve_nan is not False:
+        given = "an array" if mask is not None else None
+        raise ValueError("mask and preserve_nan need nan_policy='omit' (skip the invalid samples); with "
+                         f"nan_policy='propagate' they would be ignored; got mask={given}, "
+                         f"preserve_nan={preserve_nan!r}")
     call = resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads)
     out = check_out(out, call.img.shape, call.out_dtype)
+    if nan_policy == "omit":
+        result = _masked.omit(call, check_mask(mask, call.img.shape), check_flag(preserve_nan, "preserve_nan"), out)
+        if call.output != "stretch":
+            return result
+        raw, magnitude = result
+        result = stretch(raw, call.out_dtype, noise=stretch_noise(call, magnitude))
+        if out is None:
+            return result
+        out[...] = result
+        return out
     if call.output == "stretch":
         raw = filter_image(call.img, call.kernel, call.anchor, call.border, call.cval, call.raw_dtype, POLICY_RAW,
                            0.0, call.accumulate, call.threads, None)

@@ -19,6 +19,9 @@ def convolve(
     accumulate: Literal["float32", "float64"] | None = None,
     out: NDArray[Any] | None = None,
     threads: int | None = None,
+    nan_policy: Literal["propagate", "omit"] = "propagate",
+    mask: ArrayLike | None = None,
+    preserve_nan: bool = False,
 ) -> NDArray[Any]: ...
 
 # Shared with fastconv._opencv and fastconv._explain.
@@ -35,15 +38,9 @@ class Call(NamedTuple):
     accumulate: np.dtype[Any] | None
     threads: int
 
-def filter_image(
-    img: NDArray[Any], kernel: NDArray[np.float64], anchor: tuple[int, int], border: str, cval: float,
-    out_dtype: np.dtype[Any], policy: int, delta: float, accumulate: np.dtype[Any] | None, threads: int,
-    out: NDArray[Any] | None,
-) -> NDArray[Any]: ...
 def resolve_options(
     image: ArrayLike, K: ArrayLike, border: str, cval: float, output: str, dtype: DTypeLike | None,
     anchor: tuple[int, int] | None, flip: bool, accumulate: str | None, threads: int | None,
 ) -> Call: ...
-def _limits(dtype: np.dtype[Any]) -> tuple[float, float]: ...
 def finite_magnitude(img: NDArray[Any]) -> float: ...
 def stretch_noise(call: Call, magnitude: float) -> float: ...

@@ -25,8 +25,8 @@ def check_image(image, name="image"):
     if isinstance(image, (str, bytes)) or image is None:
         raise TypeError(f"{name} must be a 2-D or 3-D numeric array; got {type(image).__name__}")
     if isinstance(image, np.ma.MaskedArray):
-        raise TypeError(f"{name} must not be a masked array: its mask would be ignored; pass {name}.filled(value) "
-                        f"to choose what the masked pixels hold")
+        raise TypeError(f"{name} must not be a masked array here: its mask would be ignored; use "
+                        f"nan_policy='omit' (convolve) to skip the masked pixels, or pass {name}.filled(value)")
     try:
         arr = np.asarray(image)
     except (ValueError, TypeError) as e:
@@ -136,3 +136,41 @@ def check_out(out, shape, dtype, name="out"):
     if not out.flags.writeable:
         raise ValueError(f"{name} must be writeable; got a read-only array")
     return out
+
+
+def check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_nan_policy(nan_policy):
+    if nan_policy not in ("propagate", "omit"):
+        raise ValueError(f"nan_policy must be 'propagate' or 'omit'; got {nan_policy!r}")
+    return nan_policy
+
+
+def split_masked(image, mask):
+    """(data, mask) of a numpy.ma image, its mask or-ed with `mask`; other images unchanged."""
+    if not isinstance(image, np.ma.MaskedArray):
+        return image, mask
+    own = np.ma.getmaskarray(image)
+    if mask is not None:
+        own = own | check_mask(mask, own.shape).astype(bool)
+    return np.ma.getdata(image), own
+
+
+def check_mask(mask, shape):
+    """`mask` as a uint8 array (1: invalid) of the image's H x W or of its whole `shape`; None stays None."""
+    if mask is None:
+        return None
+    try:
+        m = np.asarray(mask)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"mask must be None or an array of bool; could not convert it: {e}") from e
+    if m.dtype.kind not in "biu":
+        raise TypeError(f"mask must be None or an array of bool (True marks an invalid sample); got dtype {m.dtype}")
+    if m.shape not in (tuple(shape[:2]), tuple(shape)):
+        raise ValueError(f"mask must have the image's shape {tuple(shape[:2])}"
+                         + (f" or {tuple(shape)}" if len(shape) == 3 else "") + f"; got {m.shape}")
+    return (m != 0).view(np.uint8) if m.dtype != np.bool_ else m.view(np.uint8)

@@ -1,8 +1,11 @@
 """``fastconv.explain``: what a call of ``fastconv.convolve`` would run, and why, without running it."""
 from dataclasses import dataclass, field
 
-from fastconv import _api, _plan, _runtime
+import numpy as np
+
+from fastconv import _api, _masked, _plan, _runtime
 from fastconv._bounds import EPSILON
+from fastconv._checks import check_flag, check_mask, check_nan_policy, split_masked
 from fastconv._output import POLICY_RAW
 
 
@@ -19,6 +22,7 @@ class Explanation:
     image_shape: tuple = ()
     kernel_shape: tuple = ()
     output_dtype: str = ""
+    nan_policy: str = "propagate"
 
     def __str__(self):
         lines = [f"path: {self.path}" + (f" (tiles of {self.fft_tile} x {self.fft_tile})" if self.fft_tile else ""),
@@ -26,18 +30,21 @@ class Explanation:
                  f"threads: at most {self.threads}, over {self.pieces} pieces",
                  f"error bound: {self.error_bound}",
                  f"image {self.image_shape} -> {self.output_dtype}, kernel {self.kernel_shape}"]
+        if self.nan_policy == "omit":
+            lines.append("nan_policy: omit (the values and the valid mask each take this path, then each sum is "
+                         "renormalized by the valid weight)")
         for path, why in self.not_taken.items():
             lines.append(f"not {path}: {why}")
         return "\n".join(lines)
 
 
 def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, anchor=None, flip=False,
-            accumulate=None, threads=None):
+            accumulate=None, threads=None, nan_policy="propagate", mask=None, preserve_nan=False):
     """What ``fastconv.convolve(image, K, ...)`` with the same options would run, without running it.
 
     Parameters
     ----------
-    image, K, border, cval, output, dtype, anchor, flip, accumulate, threads
+    image, K, border, cval, output, dtype, anchor, flip, accumulate, threads, nan_policy, mask, preserve_nan
         As for `fastconv.convolve` (checked the same way: the same errors for the same mistakes).
 
     Returns
@@ -60,7 +67,15 @@ def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, 
     path: box
     ...
     """
+    nan_policy = check_nan_policy(nan_policy)
+    if nan_policy == "omit":
+        image, mask = split_masked(image, mask)
     call = _api.resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads)
+    if nan_policy == "omit":
+        check_mask(mask, call.img.shape)
+        check_flag(preserve_nan, "preserve_nan")
+        work = _masked.work_dtype(call)       # both passes filter float sums, as `convolve` does
+        call = call._replace(img=np.zeros(call.img.shape, work), output="float", out_dtype=work, policy=POLICY_RAW)
     raw = call.output == "stretch"
     sums_dtype = call.raw_dtype if raw else call.out_dtype
     policy = POLICY_RAW if raw else call.policy
@@ -76,7 +91,7 @@ def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, 
         reasons[plan.path] = "the image is too small for its tiles"
     return Explanation(run.path, str(run.accumulator), max(1, min(most, pieces)), pieces, tile,
                        _bound_text(plan, run, raw), reasons, tuple(call.img.shape),
-                       tuple(call.kernel.shape), str(call.out_dtype))
+                       tuple(call.kernel.shape), str(call.out_dtype), nan_policy)
 
 
 def _pieces(run, shape, kshape, plan):

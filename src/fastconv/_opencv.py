@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from fastconv._api import filter_image
+from fastconv._filter import filter_image
 from fastconv._checks import check_image, check_kernel, check_out, check_real, check_threads
 from fastconv._output import POLICY_RAW, POLICY_ROUND
 

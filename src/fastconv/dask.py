@@ -23,7 +23,7 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess without
     raise ImportError('fastconv.dask needs dask; install it with: pip install "fastconv[dask]"') from e
 
 import fastconv
-from fastconv import _api
+from fastconv import _api, _masked
 from fastconv._checks import check_anchor, check_kernel
 from fastconv._border import source_indices
 from fastconv._opencv import check_border_type, check_cv_anchor
@@ -33,7 +33,8 @@ __all__ = ["convolve", "filter2D"]
 
 
 def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, anchor=None, flip=False,
-             accumulate=None, out=None, threads=None, stack=False):
+             accumulate=None, out=None, threads=None, stack=False, nan_policy="propagate", mask=None,
+             preserve_nan=False):
     """Lazily filter a dask array exactly as ``fastconv.convolve`` filters the whole image in memory.
 
     Parameters
@@ -41,10 +42,13 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     image : dask.array.Array or array_like, shape (H, W), (H, W, C), or with ``stack=True`` (N, H, W) or
         (N, H, W, C)
         The image (or stack of frames); any chunking. Other array-likes are wrapped with ``dask.array.asarray``.
-    K, border, cval, output, dtype, anchor, flip, accumulate
+    K, border, cval, output, dtype, anchor, flip, accumulate, nan_policy, preserve_nan
         As in ``fastconv.convolve``. ``output='stretch'`` maps the minimum and maximum over the whole image (over
         each frame with ``stack=True``) to the dtype's range, as the in-memory call does; it filters the image
         twice: once to find them, once for the result.
+    mask : dask.array.Array or array_like of bool, optional
+        With ``nan_policy='omit'``: True marks an invalid sample. The image's shape, or without its channel axis;
+        with ``stack=True`` also one frame's, for every frame.
     out : None
         Not supported: the result is a lazy dask array (write it out with ``dask.array.store`` or ``to_zarr``).
     threads : int or None, optional
@@ -83,9 +87,16 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     x = _as_dask(image)
     threads = 1 if threads is None else threads
     options = {"border": border, "cval": cval, "dtype": dtype, "anchor": anchor, "flip": flip,
-               "accumulate": accumulate, "threads": threads}
+               "accumulate": accumulate, "threads": threads, "nan_policy": nan_policy, "preserve_nan": preserve_nan}
     probe = _probe(x, stack)
-    out_dtype = fastconv.convolve(probe, K, output=output, **options).dtype   # checks every argument
+    probe_mask = None if mask is None else np.zeros(probe.shape[:2], bool)
+    out_dtype = fastconv.convolve(probe, K, output=output, mask=probe_mask, **options).dtype  # checks every argument
+    if mask is not None:
+        # masked samples become NaN in the type the omit passes filter in, as the in-memory call treats them
+        call = _api.resolve_options(probe, K, border, cval, output, dtype, anchor, flip, accumulate, threads)
+        x = da.where(_mask_like(mask, x, stack), np.nan, x.astype(_masked.work_dtype(call)))
+        output, options["dtype"] = call.output, call.out_dtype
+        probe = _probe(x, stack)
     kernel = check_kernel(K)
     if x.size == 0:
         return da.zeros(x.shape, dtype=out_dtype, chunks=x.chunks)
@@ -106,7 +117,8 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     hi = da.where(da.isfinite(ranges), ranges, -np.inf).max(axis=axes, keepdims=True)
     # the sums' rounding noise, from the largest finite sample (of each frame): a range within it is flat
     magnitude = da.where(da.isfinite(x), abs(x), 0).max(axis=axes, keepdims=True).astype(np.float64)
-    call = _api.resolve_options(probe, K, border, cval, "stretch", dtype, anchor, flip, accumulate, threads)
+    call = _api.resolve_options(probe, K, border, cval, "stretch", options["dtype"], anchor, flip, accumulate,
+                                threads)
     noise = magnitude.map_blocks(_noise, call, dtype=np.float64)
     return da.map_blocks(_stretch_frames if stack else _stretch_block, raw, lo, hi, noise, out_dtype,
                          dtype=out_dtype)
@@ -182,6 +194,22 @@ def _as_dask(image, name="image"):
     if any(math.isnan(c) for chunks in x.chunks for c in chunks):
         raise ValueError(f"{name} must have known chunk sizes; call {name}.compute_chunk_sizes() first")
     return x
+
+
+def _mask_like(mask, x, stack):
+    """`mask` as a dask array of bool broadcast to `x`'s shape and chunks (it may lack the channel axis, and with
+    `stack` the frame axis)."""
+    m = _as_dask(mask)
+    if m.dtype.kind not in "biu":
+        raise TypeError(f"mask must be None or an array of bool (True marks an invalid sample); got dtype {m.dtype}")
+    frame = x.shape[1:] if stack else x.shape
+    allowed = {x.shape, frame, frame[:2], x.shape[:3] if stack else x.shape[:2]}
+    if m.shape not in allowed:
+        raise ValueError(f"mask must have the image's shape {x.shape}, or that without its channel (or, with "
+                         f"stack=True, frame) axis; got {m.shape}")
+    if m.ndim < x.ndim and m.shape == x.shape[:m.ndim]:
+        m = m.reshape(m.shape + (1,) * (x.ndim - m.ndim))      # without the channel axis
+    return da.broadcast_to(m != 0, x.shape).rechunk(x.chunks)
 
 
 def _probe(x, stack, name="image"):

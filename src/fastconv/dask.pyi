@@ -24,6 +24,9 @@ def convolve(
     out: None = None,
     threads: int | None = None,
     stack: bool = False,
+    nan_policy: Literal["propagate", "omit"] = "propagate",
+    mask: da.Array | ArrayLike | None = None,
+    preserve_nan: bool = False,
 ) -> da.Array: ...
 def filter2D(
     src: da.Array | ArrayLike,

@@ -1,0 +1,44 @@
+"""Running a plan over an image: every channel, read and written in place through the core's strided views."""
+import functools
+
+import numpy as np
+
+from fastconv import _plan
+from fastconv._border import source_indices
+from fastconv._checks import readable_in_place
+
+
+def filter_image(img, kernel, anchor, border, cval, out_dtype, policy, delta, accumulate, threads, out):
+    """Correlate every channel of the checked image `img` into `out` (or a new array) and return it.
+
+    The core reads each channel in place and writes straight into `out` (channels as strided views), unless
+    `out` overlaps the image or cannot be written through its strides: then into a new array, copied in.
+    """
+    plan = _plan.plan(kernel, img.dtype, border, cval, out_dtype, policy, delta, accumulate)
+    target = out
+    if out is None or not readable_in_place(out) or np.may_share_memory(out, img):
+        target = np.empty(img.shape, out_dtype)
+    if target.size:
+        height, width = img.shape[:2]
+        kh, kw = kernel.shape
+        frame = _plan.Border(source_indices(border, height, kh, anchor[0]),
+                             source_indices(border, width, kw, anchor[1]), anchor[1], cval)
+        lo, hi = limits(out_dtype)
+        spec = _plan.Output(policy, delta, lo, hi)
+        if img.ndim == 2:
+            plan.run(img, target, frame, spec, threads)
+        else:
+            for c in range(img.shape[2]):
+                plan.run(img[..., c], target[..., c], frame, spec, threads)
+    if out is not None and target is not out:
+        out[...] = target
+        return out
+    return target
+
+
+@functools.lru_cache(maxsize=None)
+def limits(dtype):
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return float(info.min), float(info.max)
+    return 0.0, 0.0
