@@ -201,3 +201,23 @@ def test_the_input_is_never_modified():
     fastconv.convolve(image, np.ones((3, 3)), nan_policy="omit", mask=mask, preserve_nan=True)
     np.testing.assert_array_equal(image, before)
     np.testing.assert_array_equal(mask, mask_before)
+
+
+@pytest.mark.parametrize("reuse", ["image itself", "channels reversed", "the mask"])
+def test_out_sharing_memory_with_the_inputs(reuse):
+    """An `out` that is (part of) the image or the mask still gets the result of the untouched inputs."""
+    rng = np.random.default_rng(11)
+    image = rng.standard_normal((40, 50, 3)).astype(np.float32)
+    image[rng.random(image.shape) < 0.1] = np.nan
+    mask = rng.random(image.shape) < 0.1
+    K = fastconv.kernels.gaussian(5, 1.0)
+    if reuse == "the mask":         # a uint8 result written over the bytes of a bool mask
+        image = rng.integers(0, 256, image.shape, dtype=np.uint8)
+        out = rng.integers(0, 2, image.shape, dtype=np.uint8)
+        mask = out.view(bool)
+    else:
+        out = image if reuse == "image itself" else image[..., ::-1]
+    expected = fastconv.convolve(image.copy(), K, nan_policy="omit", mask=mask.copy())
+    result = fastconv.convolve(image, K, nan_policy="omit", mask=mask, out=out)
+    assert result is out
+    np.testing.assert_array_equal(out, expected)

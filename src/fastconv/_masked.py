@@ -30,12 +30,18 @@ def omit(call, mask, preserve_nan, out):
     height, width = img.shape[:2]
     channels = 1 if img.ndim == 2 else img.shape[2]
     work = work_dtype(call)
-    values, num = (np.empty((height, width), work) for _ in range(2))
+    values = np.empty((height, width), work)
     den = values            # the values pass is done with `values` before the mask pass writes `den`
     valid = np.empty((height, width), np.uint8)
     stretched = call.output == "stretch"
     out_dtype = work if stretched else call.out_dtype
-    target = out if out is not None and not stretched else np.empty(img.shape, out_dtype)
+    given = out is not None and not stretched and not any(
+        np.may_share_memory(out, a) for a in (img, mask) if a is not None)     # else written after, copied in
+    target = out if given else np.empty(img.shape, out_dtype)
+    # the values pass writes its sums into the result itself where it can (renormalize reads a row before it
+    # writes it): one plane fewer to allocate and stream through the caches
+    in_place = img.ndim == 2 and target.dtype == work and target.flags.c_contiguous
+    num = target if in_place else np.empty((height, width), work)
     finite = bool(np.isfinite(call.cval))
     lo, hi = limits(out_dtype)
     spec = _plan.Output(POLICY_RAW if stretched else call.policy, 0.0, lo, hi)
@@ -59,6 +65,9 @@ def omit(call, mask, preserve_nan, out):
             core.renormalize(num, den, valid, view, total, tol, preserve_nan, spec, threads, band)
     if stretched:
         return target, magnitude
+    if out is not None and target is not out:
+        out[...] = target
+        return out
     return target
 
 
