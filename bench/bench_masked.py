@@ -3,7 +3,8 @@ missing pixels: `convolve(..., nan_treatment='interpolate')` and, for large kern
 
 1080p float32 with 5% NaN (scattered pixels and a few holes), the replicated border (astropy: boundary='extend';
 convolve_fft has no such border: 'fill' with NaN, which it then interpolates over, and fastconv's constant NaN
-border to match), normalize_kernel=False (fastconv's sum(K) * sum(K x valid) / sum(K valid)). Interleaved, medians.
+border to match), normalize_kernel=False (fastconv's sum(K) * sum(K x valid) / sum(K valid)). Interleaved, each
+contender twice in its turn with the second call timed, medians.
 Goals: >= 20x astropy's convolve at one thread, equal within float32 rounding; two threads >= 1.8x one.
 
     python bench/bench_masked.py            # writes bench/results_masked.md (bench/bench.py folds it in)
@@ -41,11 +42,15 @@ def image_with_holes(h=1080, w=1920, fraction=0.05, seed=0):
 
 
 def timed(contenders, rounds):
+    """Median seconds of each contender; each round runs every contender in turn, twice, timing the second (the
+    first absorbs what the previous contender left behind: caches, memory handed back to the system), as
+    bench/bench.py does."""
     times = {name: [] for name in contenders}
     for fn in contenders.values():
         fn()
     for _ in range(rounds):
         for name, fn in contenders.items():
+            fn()
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -85,7 +90,8 @@ def main(argv=None):
              f"1080x1920 float32, 5% NaN and eight 12 x 15 holes; astropy {astropy.__version__} (`convolve` with "
              "nan_treatment='interpolate', boundary='extend'; `convolve_fft` with boundary='fill', fill_value=NaN), "
              "normalize_kernel=False; fastconv the replicated border. Medians of "
-             f"{args.rounds} interleaved rounds; {platform.processor() or platform.machine()}, {os.cpu_count()} "
+             f"{args.rounds} interleaved rounds (each contender twice in its turn, the second call timed); "
+             f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
              f"logical CPUs; {time.strftime('%Y-%m-%d')}. Speed-up = astropy time / fastconv time at one thread "
              "(goal >= 20x for the 7x7 Gaussian); agreement = the largest relative difference from astropy's "
              "convolve (float64) of fastconv's float32 result.", "",
