@@ -1,6 +1,6 @@
 # The separable path: a rank-1 kernel outer(v, h) as a horizontal pass with h into a ring of filtered rows, then a
 # vertical pass with v, summed like the direct path's taps of the kh x 1 kernel v (pairs of rows, same order).
-# kh + kw multiply-adds per pixel instead of kh * kw; the ring stays in the first-level cache (narrow strips).
+# kh + kw multiply-adds per pixel instead of kh * kw; the ring stays in the second-level cache.
 
 cdef inline void _hsum(const acc_t* padded, const int64_t* hidx, const acc_t* hval, Py_ssize_t nh, Py_ssize_t SW,
                        acc_t* dst) noexcept nogil:

@@ -31,8 +31,10 @@ MIN_PIECE_WORK = 2**17
 #: memory stays bounded (and within the second-level cache) whatever the image width.
 DIRECT_RING_BYTES = 128 * 1024
 
-#: Bytes of the separable path's ring of filtered rows: strips narrow enough keep it in the first-level cache.
-SEPARABLE_RING_BYTES = 16 * 1024
+#: Bytes of the separable path's ring of filtered rows, per thread: within the second-level cache. (A ring sized
+#: for the first-level cache cut 1080p into strips of 256 columns, whose row set-ups and re-read halos cost the
+#: second thread a quarter of its gain.)
+SEPARABLE_RING_BYTES = 128 * 1024
 
 #: Bytes of the rows-first box path's ring of kh rows of window sums, per thread.
 BOX_RING_BYTES = 128 * 1024
