@@ -170,6 +170,7 @@ def box_filter(src, out, box, border, output, schedule):
     cdef _View vs = _View(src, False)
     cdef _View vo = _View(out, True)
     cdef BoxJob job
+    cdef Planes pl = _planes(vs, vo)
     job.src = vs.plane()
     job.out = vo.plane()
     job.border = _border(border, keep)
@@ -190,4 +191,4 @@ def box_filter(src, out, box, border, output, schedule):
         scratch = 5 * _round_up(job.out.w + job.kw - 1, 16) * sizeof(int32_t)
     job.nstrips = (job.out.w + job.strip - 1) // job.strip
     with nogil:
-        run_pieces(_box_piece, &job, job.nbands * job.nstrips, nthreads, scratch)
+        run_planes(_box_piece, &job, sizeof(job), &job.src, &job.out, &pl, job.nbands * job.nstrips, nthreads, scratch)

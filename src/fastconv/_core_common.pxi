@@ -3,15 +3,18 @@
 #
 # Borders live entirely in two index maps: padded row `p` is source row `rows[p]` (the constant `cval` where it is
 # negative), and padded column `c` is source column `cols[c]`, so no padded image is ever built. Images and outputs
-# are 2-D views with strides in elements (a channel of an H x W x C array is a view with column stride C), and
+# are 2-D views with strides in elements (a channel of an H x W x C array is a view with column stride C); a call
+# may cover many such planes at once (channels, frames of a stack: the leading axes of its arrays), and
 # every multiply-add is a multiply then an add, in the same order on every variant, so a pixel's value depends
 # only on its neighbourhood: not on its position, the thread count, the strips or the SIMD variant.
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS, PyBUF_RECORDS_RO
 from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 
-from fastconv._runtime cimport run_pieces
+from fastconv._runtime cimport run_pieces, piece_fn
 from fastconv._types cimport src_t, out_t, acc_t, dacc_t, fill_t, box_sum_t
 
 cdef extern from *:
@@ -145,12 +148,20 @@ cdef class _View:
             PyBuffer_Release(&self.buf)
 
     cdef Plane plane(self):
+        """The first plane: the last two axes (a 1-D buffer is one column)."""
         cdef Plane p
+        cdef int nd = self.buf.ndim
         p.data = <char*>self.buf.buf
-        p.h = self.buf.shape[0]
-        p.w = self.buf.shape[1] if self.buf.ndim > 1 else 1
-        p.rs = self.buf.strides[0] // self.buf.itemsize
-        p.cs = self.buf.strides[1] // self.buf.itemsize if self.buf.ndim > 1 else 1
+        if nd < 2:
+            p.h = self.buf.shape[0]
+            p.w = 1
+            p.rs = self.buf.strides[0] // self.buf.itemsize
+            p.cs = 1
+        else:
+            p.h = self.buf.shape[nd - 2]
+            p.w = self.buf.shape[nd - 1]
+            p.rs = self.buf.strides[nd - 2] // self.buf.itemsize
+            p.cs = self.buf.strides[nd - 1] // self.buf.itemsize
         p.kind = self.kind
         return p
 
@@ -159,6 +170,75 @@ cdef class _View:
 
     cdef Py_ssize_t length(self):
         return self.buf.shape[0] if self.buf.ndim else 0
+
+
+cdef struct Planes:
+    # The planes a call covers: the leading axes (at most two) of its image and output. Plane p is
+    # (i0, i1) = (p // n1, p % n1), i0 * s0 + i1 * s1 bytes from the image's first plane, i0 * o0 + i1 * o1 from
+    # the output's.
+    Py_ssize_t n0, n1, s0, s1, o0, o1
+
+
+cdef Planes _planes(_View src, _View out) except *:
+    """The Planes of a call on `src` into `out`: 2-D to 4-D arrays of one shape, planes on the leading axes."""
+    cdef Planes pl
+    cdef int nd = src.buf.ndim, i
+    if nd < 2 or nd > 4 or out.buf.ndim != nd:
+        raise ValueError(f"fastconv core: image and output must be 2-D to 4-D arrays of one shape; got {nd}-D "
+                         f"and {out.buf.ndim}-D")
+    for i in range(nd):
+        if src.buf.shape[i] != out.buf.shape[i]:
+            raise ValueError("fastconv core: image and output must have one shape")
+    pl.n0 = pl.n1 = 1
+    pl.s0 = pl.s1 = pl.o0 = pl.o1 = 0
+    if nd == 4:
+        pl.n0, pl.s0, pl.o0 = src.buf.shape[0], src.buf.strides[0], out.buf.strides[0]
+    if nd >= 3:
+        pl.n1, pl.s1, pl.o1 = src.buf.shape[nd - 3], src.buf.strides[nd - 3], out.buf.strides[nd - 3]
+    return pl
+
+
+cdef struct PlanesRun:
+    piece_fn fn
+    char* jobs              # a copy of the path's job per plane
+    size_t size
+    Py_ssize_t per          # pieces per plane
+
+
+cdef void _plane_piece(void* ctx, Py_ssize_t piece, void* scratch) noexcept nogil:
+    cdef const PlanesRun* r = <const PlanesRun*>ctx
+    r.fn(r.jobs + <size_t>(piece // r.per) * r.size, piece % r.per, scratch)
+
+
+cdef int run_planes(piece_fn fn, void* job, size_t size, const Plane* src, const Plane* out, const Planes* pl,
+                    Py_ssize_t per, int nthreads, size_t scratch) except -1 nogil:
+    """`per` pieces of `fn` on every plane of `pl`, all claimed from one pool call (threads across planes when
+    planes are small): each plane gets a copy of `job` (`size` bytes) whose `src` and `out`, Planes inside `job`,
+    are moved to that plane."""
+    cdef Py_ssize_t n = pl.n0 * pl.n1, p, i0, i1
+    if n == 1:
+        return run_pieces(fn, job, per, nthreads, scratch)
+    if n == 0 or per == 0:
+        return 0
+    cdef size_t at_src = <size_t>(<const char*>src - <char*>job), at_out = <size_t>(<const char*>out - <char*>job)
+    cdef PlanesRun r
+    r.fn = fn
+    r.size = size
+    r.per = per
+    r.jobs = <char*>malloc(<size_t>n * size)
+    if r.jobs == NULL:
+        with gil:
+            raise MemoryError("fastconv core: no memory for the planes of a call")
+    for p in range(n):
+        i0 = p // pl.n1
+        i1 = p % pl.n1
+        memcpy(r.jobs + <size_t>p * size, job, size)
+        (<Plane*>(r.jobs + <size_t>p * size + at_src)).data += i0 * pl.s0 + i1 * pl.s1
+        (<Plane*>(r.jobs + <size_t>p * size + at_out)).data += i0 * pl.o0 + i1 * pl.o1
+    try:
+        return run_pieces(_plane_piece, &r, n * per, nthreads, scratch)
+    finally:
+        free(r.jobs)
 
 
 cdef const int64_t* _index(obj, list keep) except? NULL:

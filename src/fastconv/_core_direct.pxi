@@ -246,15 +246,18 @@ def correlate(src, out, taps, border, output, schedule):
     """Direct path: out = policy(sum of the kernel's non-zero taps + delta), in the coefficients' type (float32,
     float64, or int16 for uint8 images whose integer sums, delta and cval stay within int16: the caller checks).
 
-    `src` and `out` are 2-D views of one shape (H, W), any strides. `taps` as fastconv._taps.direct_taps makes
-    them; `border` (row map of H + kh - 1 entries, column map of W + kw - 1, anchor column, cval); `output`
-    (policy, delta, lo, hi); `schedule` (threads, band rows, strip columns): the image is cut into bands x strips
+    `src` and `out` are arrays of one shape, any strides: (H, W), or many planes at once, (P, H, W) or
+    (P0, P1, H, W) (channels, frames), whose pieces are claimed from one pool call. `taps` as
+    fastconv._taps.direct_taps makes them; `border` (row map of H + kh - 1 entries, column map of W + kw - 1,
+    anchor column, cval); `output` (policy, delta, lo, hi); `schedule` (threads, band rows, strip columns): each
+    plane is cut into bands x strips
     pieces, claimed by the threads as they come.
     """
     cdef list keep = []
     cdef _View vs = _View(src, False)
     cdef _View vo = _View(out, True)
     cdef DirectJob job
+    cdef Planes pl = _planes(vs, vo)
     job.src = vs.plane()
     job.out = vo.plane()
     job.border = _border(border, keep)
@@ -271,4 +274,4 @@ def correlate(src, out, taps, border, output, schedule):
     cdef size_t scratch = _direct_scratch(&job.taps, job.spw, job.acc, itemsize)
     job.ring_bytes = _round_up((job.taps.kh + 1) * job.spw + _block2(job.acc) + 64, 8) * itemsize
     with nogil:
-        run_pieces(_direct_piece, &job, job.nbands * job.nstrips, nthreads, scratch)
+        run_planes(_direct_piece, &job, sizeof(job), &job.src, &job.out, &pl, job.nbands * job.nstrips, nthreads, scratch)

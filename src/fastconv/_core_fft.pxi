@@ -386,6 +386,7 @@ def correlate_fft(src, out, fft, taps, border, output, schedule):
     cdef _View twi = _View(fft[3], False)
     cdef FftJob job
     check = fft[4]
+    cdef Planes pl = _planes(vs, vo)
     job.src = vs.plane()
     job.out = vo.plane()
     job.border = _border(border, keep)
@@ -409,4 +410,4 @@ def correlate_fft(src, out, fft, taps, border, output, schedule):
     cdef size_t scratch = job.tile_bytes + (job.taps.n + 1) * sizeof(void*)
     cdef int nthreads = schedule[0]
     with nogil:
-        run_pieces(_fft_piece, &job, nty * job.npx, nthreads, scratch)
+        run_planes(_fft_piece, &job, sizeof(job), &job.src, &job.out, &pl, nty * job.npx, nthreads, scratch)

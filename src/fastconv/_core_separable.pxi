@@ -97,6 +97,7 @@ def correlate_separable(src, out, h, vtaps, border, output, schedule):
     cdef _View vo = _View(out, True)
     cdef _View hval = _View(h[1], False)
     cdef SepJob job
+    cdef Planes pl = _planes(vs, vo)
     job.src = vs.plane()
     job.out = vo.plane()
     job.border = _border(border, keep)
@@ -119,4 +120,4 @@ def correlate_separable(src, out, h, vtaps, border, output, schedule):
     job.ring_bytes = _round_up((job.vtaps.kh + 1) * job.rs + _block2(job.acc) + 64, 8) * itemsize
     cdef size_t scratch = job.padded_bytes + job.ring_bytes + (job.vtaps.n + 1) * sizeof(void*)
     with nogil:
-        run_pieces(_separable_piece, &job, job.nbands * job.nstrips, nthreads, scratch)
+        run_planes(_separable_piece, &job, sizeof(job), &job.src, &job.out, &pl, job.nbands * job.nstrips, nthreads, scratch)

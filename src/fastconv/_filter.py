@@ -8,32 +8,39 @@ from fastconv._border import source_indices
 from fastconv._checks import readable_in_place
 
 
-def filter_image(img, kernel, anchor, border, cval, out_dtype, policy, delta, accumulate, threads, out):
-    """Correlate every channel of the checked image `img` into `out` (or a new array) and return it.
+def filter_image(img, kernel, anchor, border, cval, out_dtype, policy, delta, accumulate, threads, out,
+                 stack=False):
+    """Correlate every channel (and with `stack`, every frame of the first axis) of the checked image `img` into
+    `out` (or a new array) and return it.
 
-    The core reads each channel in place and writes straight into `out` (channels as strided views), unless
-    `out` overlaps the image or cannot be written through its strides: then into a new array, copied in.
+    The core reads the image in place and writes straight into `out` (channels and frames as planes of strided
+    views, all in one call), unless `out` overlaps the image or cannot be written through its strides: then into
+    a new array, copied in.
     """
     plan = _plan.plan(kernel, img.dtype, border, cval, out_dtype, policy, delta, accumulate)
     target = out
     if out is None or not readable_in_place(out) or np.may_share_memory(out, img):
         target = np.empty(img.shape, out_dtype)
     if target.size:
-        height, width = img.shape[:2]
+        height, width = img.shape[1:3] if stack else img.shape[:2]
         kh, kw = kernel.shape
         frame = _plan.Border(source_indices(border, height, kh, anchor[0]),
                              source_indices(border, width, kw, anchor[1]), anchor[1], cval)
         lo, hi = limits(out_dtype)
         spec = _plan.Output(policy, delta, lo, hi)
-        if img.ndim == 2:
-            plan.run(img, target, frame, spec, threads)
-        else:
-            for c in range(img.shape[2]):
-                plan.run(img[..., c], target[..., c], frame, spec, threads)
+        plan.run(planes(img, stack), planes(target, stack), frame, spec, threads)
     if out is not None and target is not out:
         out[...] = target
         return out
     return target
+
+
+def planes(arr, stack):
+    """`arr` as the core's planes, a view: (H, W) as it is, (H, W, C) as (C, H, W); with `stack` (frames first),
+    (N, H, W) as it is and (N, H, W, C) as (N, C, H, W)."""
+    if arr.ndim == 4 or (arr.ndim == 3 and not stack):
+        return np.moveaxis(arr, -1, -3)
+    return arr
 
 
 @functools.lru_cache(maxsize=None)

@@ -327,18 +327,18 @@ class Plan:
 
     # -- running --------------------------------------------------------------------------------------------
 
-    def resolve(self, shape, threads):
-        """The Run for one plane of `shape` (H, W) with at most `threads` threads (-1: the budget); the last few
-        are kept (calls on images of one size resolve alike)."""
-        key = (shape, threads, _runtime.budget() if threads != 1 else 1, _schedule.settings(), _forced)
+    def resolve(self, shape, threads, planes=1):
+        """The Run for `planes` planes of `shape` (H, W) with at most `threads` threads (-1: the budget); the last
+        few are kept (calls on images of one size resolve alike)."""
+        key = (shape, threads, planes, _runtime.budget() if threads != 1 else 1, _schedule.settings(), _forced)
         run = self._runs.get(key)
         if run is None:
             if len(self._runs) >= 16:
                 self._runs.clear()
-            run = self._runs[key] = self._resolve(shape, threads)
+            run = self._runs[key] = self._resolve(shape, threads, planes)
         return run
 
-    def _resolve(self, shape, threads):
+    def _resolve(self, shape, threads, planes):
         path, option = self.path, self.option
         if path == "fft" and _forced != "fft" and self._fft_wastes(shape):
             path, option = "direct", self.fallback
@@ -346,14 +346,14 @@ class Plan:
         paired = path == "separable" or (path in ("direct", "integer") and records[0].paired)
         schedule = _schedule.schedule(path, shape, self.kernel.shape, option["acc"],
                                       shape[0] * shape[1] * self._taps_per_pixel(path, option), threads,
-                                      paired=paired, rows_first=path == "box" and records[0][5])
+                                      paired=paired, rows_first=path == "box" and records[0][5], planes=planes)
         function = {"direct": "correlate", "integer": "correlate", "separable": "correlate_separable",
                     "box": "box_filter", "fft": "correlate_fft"}[path]
         return Run(path, option["acc"], function, records, schedule)
 
     def run(self, src, out, border, output, threads):
-        """Filter the 2-D view `src` into the 2-D view `out` (same shape, any strides)."""
-        run = self.resolve(src.shape, threads)
+        """Filter `src` into `out` (same shape, any strides): (H, W), or planes (P, H, W) or (P0, P1, H, W)."""
+        run = self.resolve(src.shape[-2:], threads, math.prod(src.shape[:-2]))
         getattr(_dispatch.core(), run.function)(src, out, *run.records, border, output, run.schedule)
 
     def _taps_per_pixel(self, path, option):

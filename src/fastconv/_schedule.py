@@ -57,28 +57,30 @@ def settings():
             BOX_RING_BYTES, BOX_ROW_OVERHEAD)
 
 
-def schedule(path, shape, kshape, acc, work, threads, paired, rows_first):
-    """The Schedule of a call on `path` over a plane of `shape` with a kernel of `kshape`, `work` multiply-adds
-    in all, at most `threads` threads (-1: the budget); `paired`: rows go in pairs; `rows_first`: the box path's
-    uint8 variant."""
+def schedule(path, shape, kshape, acc, work, threads, paired, rows_first, planes=1):
+    """The Schedule of a call on `path` over `planes` planes of `shape` (channels, frames) with a kernel of
+    `kshape`, `work` multiply-adds per plane, at most `threads` threads (-1: the budget); `paired`: rows go in
+    pairs; `rows_first`: the box path's uint8 variant. Each plane gets its share of the call's pieces (at least
+    one: many small planes are pieces enough)."""
     h, w = shape
     kh, kw = kshape
-    cap = max(1, work // WORK_PER_THREAD)      # small calls stay on fewer threads
+    planes = max(1, planes)
+    cap = max(1, work * planes // WORK_PER_THREAD)      # small calls stay on fewer threads
     if threads > 0:
         threads = min(threads, cap)
     elif cap < _runtime.budget():
         threads = cap
     if path in ("direct", "integer"):
         strip = direct_strip(w, kh, kw, acc)
-        return Schedule(threads, band(h, w, strip, work, threads, paired=paired), strip)
+        return Schedule(threads, band(h, w, strip, work, threads, paired=paired, planes=planes), strip)
     if path == "separable":
         strip = separable_strip(w, kh, acc)
-        return Schedule(threads, band(h, w, strip, work, threads, paired=True), strip)
+        return Schedule(threads, band(h, w, strip, work, threads, paired=True, planes=planes), strip)
     if path == "box":
         if rows_first:
-            rows, strip = box_pieces(h, w, kh, kw, threads, _strip(w, kh, 2, 0, BOX_RING_BYTES))
+            rows, strip = box_pieces(h, w, kh, kw, threads, _strip(w, kh, 2, 0, BOX_RING_BYTES), planes)
             return Schedule(threads, rows, strip)
-        return Schedule(threads, band(h, w, w, work, threads, paired=False, reach=kh), w)
+        return Schedule(threads, band(h, w, w, work, threads, paired=False, reach=kh, planes=planes), w)
     return Schedule(threads, 0, 0)        # the FFT path's pieces are its tiles
 
 
@@ -92,12 +94,12 @@ def pieces(work, threads):
     return count
 
 
-def box_pieces(h, w, kh, kw, threads, widest):
+def box_pieces(h, w, kh, kw, threads, widest, planes=1):
     """(band rows, strip columns) of the rows-first box path's pieces. A band sums kh - 1 padded rows above its
     first output row and a strip kw - 1 padded columns beyond its last, and every row of a piece has a fixed
-    cost: so few pieces (two per thread, where more than one thread may run), strips at most `widest` wide, cut
-    where the extra work is least."""
-    count = 1 if threads == 1 else 2 * (threads if threads > 0 else _runtime.budget())
+    cost: so few pieces (two per thread, where more than one thread may run, shared by `planes` planes), strips
+    at most `widest` wide, cut where the extra work is least."""
+    count = 1 if threads == 1 else ceil_div(2 * (threads if threads > 0 else _runtime.budget()), planes)
     best = None
     for nbands in range(1, min(count, h) + 1):
         nstrips = max(ceil_div(count, nbands), ceil_div(w, widest))
@@ -109,10 +111,11 @@ def box_pieces(h, w, kh, kw, threads, widest):
     return best[1], best[2]
 
 
-def band(h, w, strip, work, threads, paired, reach=0):
-    """Rows per piece: enough pieces for `threads` (`pieces`), but bands of at least 4 * `reach` rows (a band
-    re-reads `reach` - 1 rows above it); even when rows are paired."""
-    nbands = max(1, ceil_div(pieces(work, threads), ceil_div(w, strip)))
+def band(h, w, strip, work, threads, paired, reach=0, planes=1):
+    """Rows per piece: enough pieces for `threads` (`pieces` of the work of `planes` planes of `work`, shared
+    among them), but bands of at least 4 * `reach` rows (a band re-reads `reach` - 1 rows above it); even when
+    rows are paired."""
+    nbands = max(1, ceil_div(pieces(work * planes, threads), planes * ceil_div(w, strip)))
     rows = max(ceil_div(h, nbands), 4 * reach, 1)
     return rows + rows % 2 if paired else rows
 
