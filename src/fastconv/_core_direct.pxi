@@ -59,15 +59,15 @@ cdef inline Py_ssize_t _block2(int kind) noexcept nogil:
 
 
 cdef inline void _block_sums(Py_ssize_t x0, bint second, const Taps* tp, const dacc_t* coef, dacc_t** ptrs,
-                             dacc_t* res0, dacc_t* res1) noexcept nogil:
-    """res0[u] (row y) and, if `second`, res1[u] (row y + 1) for the block of B columns from x0.
+                             dacc_t* res0, dacc_t* res1, const Py_ssize_t B) noexcept nogil:
+    """res0[u] (row y) and, if `second`, res1[u] (row y + 1) for the block of B columns from x0 (B a constant at
+    each call, at most FC_BLOCK2_I).
 
     The block's partial sums live in local arrays whose address is never taken, so the compiler keeps them in
     vector registers across the taps; every block, full or not, runs the same operations.
     """
     cdef dacc_t acc0[FC_BLOCK2_I]
     cdef dacc_t acc1[FC_BLOCK2_I]
-    cdef Py_ssize_t B = FC_BLOCK2_F if dacc_t is float else (FC_BLOCK2_D if dacc_t is double else FC_BLOCK2_I)
     cdef Py_ssize_t s, t, u, start, stop, kind, flags
     cdef bint init0, init1
     cdef dacc_t k0, k1, v
@@ -146,14 +146,11 @@ cdef inline void _block_sums(Py_ssize_t x0, bint second, const Taps* tp, const d
 cdef void _sum_rows(const Plane* out, const Output* spec, const Taps* tp, const dacc_t* coef, dacc_t** ptrs,
                     Py_ssize_t y, bint second, Py_ssize_t x0, Py_ssize_t SW) noexcept nogil:
     """Output rows y (and y + 1 if `second`), columns [x0, x0 + SW), from `ptrs` (each entry's source row, at the
-    strip's first column). Blocks run from the strip's left edge; the last one ends at the strip's right edge,
-    overlapping its neighbour (same values), or, in a strip narrower than a block, reads into the buffer's slack
-    and stores only the strip's columns."""
+    strip's first column), in register blocks: a quarter of the usual width where the strip is narrower than half
+    a block (small images would otherwise sum columns they never store)."""
     cdef dacc_t res0[FC_BLOCK2_I]
-    cdef dacc_t res1[FC_BLOCK2_I]
     cdef Py_ssize_t B = FC_BLOCK2_F if dacc_t is float else (FC_BLOCK2_D if dacc_t is double else FC_BLOCK2_I)
     cdef Py_ssize_t xb = 0, n
-    cdef bint last = False
     if tp.nsegs == 0:           # a kernel without taps sums to zero
         for n in range(B):
             res0[n] = 0
@@ -164,11 +161,27 @@ cdef void _sum_rows(const Plane* out, const Output* spec, const Taps* tp, const 
                 _store(res0, n, out, y + 1, x0 + xb, spec)
             xb += n
         return
+    if 2 * SW <= B:
+        _sum_blocks(out, spec, tp, coef, ptrs, y, second, x0, SW, B // 4)
+    else:
+        _sum_blocks(out, spec, tp, coef, ptrs, y, second, x0, SW, B)
+
+
+cdef inline void _sum_blocks(const Plane* out, const Output* spec, const Taps* tp, const dacc_t* coef,
+                             dacc_t** ptrs, Py_ssize_t y, bint second, Py_ssize_t x0, Py_ssize_t SW,
+                             const Py_ssize_t B) noexcept nogil:
+    """_sum_rows in blocks of B columns. Blocks run from the strip's left edge; the last one ends at the strip's
+    right edge, overlapping its neighbour (same values), or, in a strip narrower than a block, reads into the
+    buffer's slack and stores only the strip's columns."""
+    cdef dacc_t res0[FC_BLOCK2_I]
+    cdef dacc_t res1[FC_BLOCK2_I]
+    cdef Py_ssize_t xb = 0, n
+    cdef bint last = False
     while not last:
         if xb + B >= SW:
             last = True
             xb = SW - B if SW >= B else 0
-        _block_sums(xb, second, tp, coef, ptrs, res0, res1)
+        _block_sums(xb, second, tp, coef, ptrs, res0, res1, B)
         n = min(B, SW - xb)
         _store(res0, n, out, y, x0 + xb, spec)
         if second:
