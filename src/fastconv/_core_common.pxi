@@ -12,7 +12,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
 from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from fastconv._runtime cimport run_pieces, piece_fn
 from fastconv._types cimport src_t, out_t, acc_t, dacc_t, fill_t, box_sum_t

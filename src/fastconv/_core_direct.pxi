@@ -234,6 +234,11 @@ cdef void _direct_piece(void* ctx, Py_ssize_t piece, void* scratch) noexcept nog
     cdef Py_ssize_t y0 = b * job.band, y1 = min(job.out.h, y0 + job.band)
     cdef Py_ssize_t x0 = s * job.strip, x1 = min(job.out.w, x0 + job.strip)
     cdef void** ptrs = <void**>(<char*>scratch + job.ring_bytes)
+    if x1 - x0 < _block2(job.acc):
+        # register blocks reach past the strip's columns into lanes never stored: let them hold zeros, not what
+        # the buffer last held (a previous call's doubles read as float32 can be subnormal, and every multiply
+        # that meets a subnormal takes a slow microcode path on many CPUs)
+        memset(scratch, 0, job.ring_bytes)
     if job.acc == KIND_F32:
         _direct_rows(&job.src, &job.out, &job.border, &job.output, &job.taps, <const float*>job.taps.coef,
                      y0, y1, x0, x1, job.spw, <float*>scratch, <float**>ptrs)

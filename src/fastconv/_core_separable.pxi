@@ -5,10 +5,19 @@
 cdef inline void _hsum(const acc_t* padded, const int64_t* hidx, const acc_t* hval, Py_ssize_t nh, Py_ssize_t SW,
                        acc_t* dst) noexcept nogil:
     """dst[x] = sum over t of hval[t] * padded[x + hidx[t]], x < SW, t in order, a register block of columns at a
-    time. The last block ends at SW (overlapping its neighbour) or, when SW is narrower than a block, reads into
-    `padded`'s slack; every block runs the same operations."""
-    cdef acc_t acc[FC_BLOCK_F]
+    time (a quarter of the usual width where SW is narrower than half a block)."""
     cdef Py_ssize_t B = FC_BLOCK_F if acc_t is float else FC_BLOCK_D
+    if 2 * SW <= B:
+        _hsum_blocks(padded, hidx, hval, nh, SW, dst, B // 4)
+    else:
+        _hsum_blocks(padded, hidx, hval, nh, SW, dst, B)
+
+
+cdef inline void _hsum_blocks(const acc_t* padded, const int64_t* hidx, const acc_t* hval, Py_ssize_t nh,
+                              Py_ssize_t SW, acc_t* dst, const Py_ssize_t B) noexcept nogil:
+    """_hsum in blocks of B columns. The last block ends at SW (overlapping its neighbour) or, when SW is narrower
+    than a block, reads into `padded`'s slack; every block runs the same operations."""
+    cdef acc_t acc[FC_BLOCK_F]
     cdef Py_ssize_t x0 = 0, t, u, n
     cdef bint last = False
     cdef acc_t kv
@@ -80,6 +89,8 @@ cdef void _separable_piece(void* ctx, Py_ssize_t piece, void* scratch) noexcept 
     cdef Py_ssize_t x0 = s * job.strip, x1 = min(job.out.w, x0 + job.strip)
     cdef char* ring = <char*>scratch + job.padded_bytes
     cdef void** ptrs = <void**>(ring + job.ring_bytes)
+    if x1 - x0 < (FC_BLOCK_F if job.acc == KIND_F32 else FC_BLOCK_D):
+        memset(scratch, 0, job.padded_bytes + job.ring_bytes)     # see _direct_piece
     if job.acc == KIND_F32:
         _separable_rows(job, <const float*>job.hval, <const float*>job.vtaps.coef, y0, y1, x0, x1,
                         <float*>scratch, <float*>ring, <float**>ptrs)
