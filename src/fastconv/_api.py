@@ -10,6 +10,7 @@ from fastconv._border import check_border
 from fastconv._checks import (
     check_accumulate,
     check_anchor,
+    check_bank,
     check_flag,
     check_flip,
     check_image,
@@ -25,7 +26,8 @@ from fastconv._output import POLICY_RAW, check_output, output_plan, stretch
 
 
 def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, anchor=None, flip=False,
-             accumulate=None, out=None, threads=None, nan_policy="propagate", mask=None, preserve_nan=False):
+             accumulate=None, out=None, threads=None, nan_policy="propagate", mask=None, preserve_nan=False,
+             stack=False):
     """Filter an image with a kernel: the tutorial's ``convolve(image, K)``, compiled.
 
     Computes the cross-correlation ``out[y, x] = sum_ij K[i, j] * image[y + i - ay, x + j - ax]`` (no kernel
@@ -34,11 +36,13 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
 
     Parameters
     ----------
-    image : array_like, shape (H, W) or (H, W, C)
+    image : array_like, shape (H, W) or (H, W, C); with ``stack=True`` (N, H, W) or (N, H, W, C)
         The image; every channel is filtered alone with the same kernel. uint8, uint16, int16, float32 and float64
         are read directly; int8, float16 and wider integers are converted losslessly first. Never modified.
-    K : array_like, shape (kh, kw)
-        The kernel: any size, odd or even, square or not, also larger than the image. Must be finite.
+    K : array_like, shape (kh, kw), or a bank: shape (n, kh, kw) or a sequence of n kernels of one shape
+        The kernel: any size, odd or even, square or not, also larger than the image. Must be finite. A bank
+        gives n results, stacked on a new last axis: ``result[..., i]`` is ``convolve(image, K[i])`` with the
+        same options, bit for bit.
     border : {'replicate', 'reflect', 'reflect101', 'wrap', 'constant'}, optional
         How the image continues beyond its edges (see the README's border table). Default 'replicate', as in the
         tutorial.
@@ -81,12 +85,17 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
         With ``nan_policy='omit'``: True marks an invalid sample (as in numpy.ma).
     preserve_nan : bool, optional
         With ``nan_policy='omit'``: the pixels that were invalid stay NaN (the lower limit in integer outputs).
+    stack : bool, optional
+        True: the first axis indexes frames (video, a time series, a batch of patches), each filtered exactly as
+        its own call would filter it (``output='stretch'`` stretches each frame on its own), all in one call:
+        threads work across frames when frames are small. A mask then has the stack's (N, H, W) or its whole
+        shape. Default False: a 3-D image is H x W x C.
 
     Returns
     -------
     numpy.ndarray
-        Same height, width (and channels) as `image`; `out` when given. In integer outputs NaN becomes 0 (the
-        lower limit for int16).
+        The image's shape (frames, height, width, channels), and for a bank of n kernels a last axis of n; `out`
+        when given. In integer outputs NaN becomes 0 (the lower limit for int16).
 
     Raises
     ------
@@ -110,35 +119,76 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     array([ 90., 180.,   0.], dtype=float32)
     """
     nan_policy = check_nan_policy(nan_policy)
+    stack = check_flag(stack, "stack")
     if nan_policy == "omit":
-        image, mask = split_masked(image, mask)
+        image, mask = split_masked(image, mask, stack)
     elif mask is not None or preserve_nan is not False:
         given = "an array" if mask is not None else None
         raise ValueError("mask and preserve_nan need nan_policy='omit' (skip the invalid samples); with "
                          f"nan_policy='propagate' they would be ignored; got mask={given}, "
                          f"preserve_nan={preserve_nan!r}")
-    call = resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads)
+    bank = check_bank(K)
+    if bank is not None:
+        return _convolve_bank(image, bank, out, border=border, cval=cval, output=output, dtype=dtype,
+                              anchor=anchor, flip=flip, accumulate=accumulate, threads=threads,
+                              nan_policy=nan_policy, mask=mask, preserve_nan=preserve_nan, stack=stack)
+    call = resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads, stack)
     out = check_out(out, call.img.shape, call.out_dtype)
     if nan_policy == "omit":
-        result = _masked.omit(call, check_mask(mask, call.img.shape), check_flag(preserve_nan, "preserve_nan"), out)
-        if call.output != "stretch":
-            return result
-        raw, magnitude = result
-        result = stretch(raw, call.out_dtype, noise=stretch_noise(call, magnitude))
-        if out is None:
-            return result
-        out[...] = result
-        return out
+        return _omit(call, check_mask(mask, call.img.shape, stack), check_flag(preserve_nan, "preserve_nan"), out)
     if call.output == "stretch":
         raw = filter_image(call.img, call.kernel, call.anchor, call.border, call.cval, call.raw_dtype, POLICY_RAW,
-                           0.0, call.accumulate, call.threads, None)
-        result = stretch(raw, call.out_dtype, noise=stretch_noise(call, finite_magnitude(call.img)))
+                           0.0, call.accumulate, call.threads, None, stack)
+        if stack:       # each frame stretched on its own, as its own call would
+            result = np.empty(raw.shape, call.out_dtype)
+            for f in range(raw.shape[0]):
+                result[f] = stretch(raw[f], call.out_dtype, noise=stretch_noise(call, finite_magnitude(call.img[f])))
+        else:
+            result = stretch(raw, call.out_dtype, noise=stretch_noise(call, finite_magnitude(call.img)))
         if out is None:
             return result
         out[...] = result
         return out
     return filter_image(call.img, call.kernel, call.anchor, call.border, call.cval, call.out_dtype, call.policy,
-                        0.0, call.accumulate, call.threads, out)
+                        0.0, call.accumulate, call.threads, out, stack)
+
+
+def _omit(call, mask, preserve_nan, out):
+    """nan_policy="omit" (fastconv._masked), frame by frame for a stack."""
+    if call.stack:
+        if out is None:
+            out = np.empty(call.img.shape, call.out_dtype)
+        for f in range(call.img.shape[0]):
+            _omit(call._replace(img=call.img[f], stack=False), None if mask is None else mask[f], preserve_nan,
+                  out[f])
+        return out
+    result = _masked.omit(call, mask, preserve_nan, out)
+    if call.output != "stretch":
+        return result
+    raw, magnitude = result
+    result = stretch(raw, call.out_dtype, noise=stretch_noise(call, magnitude))
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def _convolve_bank(image, bank, out, **options):
+    """Every kernel of `bank` (n, kh, kw) on the image, with the same options, into the last axis of one
+    result."""
+    img = check_image(image, stack=options["stack"])
+    first = resolve_options(img, bank[0], options["border"], options["cval"], options["output"], options["dtype"],
+                            options["anchor"], options["flip"], options["accumulate"], options["threads"],
+                            options["stack"])
+    shape = img.shape + (len(bank),)
+    out = check_out(out, shape, first.out_dtype)
+    result = out if out is not None and not np.may_share_memory(out, img) else np.empty(shape, first.out_dtype)
+    for i, kernel in enumerate(bank):
+        convolve(img, kernel, out=result[..., i], **options)
+    if out is not None and result is not out:
+        out[...] = result
+        return out
+    return result
 
 
 def finite_magnitude(img):
@@ -169,11 +219,12 @@ class Call(NamedTuple):
     policy: int
     accumulate: object
     threads: int
+    stack: bool = False     # the first axis indexes frames
 
 
-def resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads):
-    img = check_image(image)
-    kernel = check_kernel(K)
+def resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads, stack=False):
+    img = check_image(image, stack=stack)
+    kernel = check_kernel(K, banks=True)
     border = check_border(border)
     cval = check_real(cval, "cval")
     if border != "constant":
@@ -187,4 +238,4 @@ def resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumul
         anchor = (kernel.shape[0] - 1 - anchor[0], kernel.shape[1] - 1 - anchor[1])
     threads = check_threads(threads)
     out_dtype, raw_dtype, policy = output_plan(output, dtype, img.dtype, keep)
-    return Call(img, kernel, anchor, border, cval, output, out_dtype, raw_dtype, policy, accumulate, threads)
+    return Call(img, kernel, anchor, border, cval, output, out_dtype, raw_dtype, policy, accumulate, threads, stack)

@@ -22,6 +22,7 @@ def convolve(
     nan_policy: Literal["propagate", "omit"] = "propagate",
     mask: ArrayLike | None = None,
     preserve_nan: bool = False,
+    stack: bool = False,
 ) -> NDArray[Any]: ...
 
 # Shared with fastconv._opencv and fastconv._explain.
@@ -37,10 +38,11 @@ class Call(NamedTuple):
     policy: int
     accumulate: np.dtype[Any] | None
     threads: int
+    stack: bool = False
 
 def resolve_options(
     image: ArrayLike, K: ArrayLike, border: str, cval: float, output: str, dtype: DTypeLike | None,
-    anchor: tuple[int, int] | None, flip: bool, accumulate: str | None, threads: int | None,
+    anchor: tuple[int, int] | None, flip: bool, accumulate: str | None, threads: int | None, stack: bool = False,
 ) -> Call: ...
 def finite_magnitude(img: NDArray[Any]) -> float: ...
 def stretch_noise(call: Call, magnitude: float) -> float: ...

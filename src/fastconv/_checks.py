@@ -18,10 +18,10 @@ _CONVERT = {
 MAX_KERNEL_TAPS = 2**24
 
 
-def check_image(image, name="image"):
-    """`image` as a 2-D or 3-D array of a core dtype that the core can read in place (native byte order, aligned,
-    strides in whole elements); a copy only where a conversion or such a layout needs one. Never a view the core
-    could write."""
+def check_image(image, name="image", stack=False):
+    """`image` as a 2-D or 3-D array (with `stack`, 3-D or 4-D: frames first) of a core dtype that the core can
+    read in place (native byte order, aligned, strides in whole elements); a copy only where a conversion or such
+    a layout needs one. Never a view the core could write."""
     if isinstance(image, (str, bytes)) or image is None:
         raise TypeError(f"{name} must be a 2-D or 3-D numeric array; got {type(image).__name__}")
     if isinstance(image, np.ma.MaskedArray):
@@ -36,8 +36,13 @@ def check_image(image, name="image"):
             f"{name} must have a real numeric dtype (uint8, uint16, int16, float32, float64, or another integer or "
             f"float type); got dtype {arr.dtype}"
         )
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"{name} must be 2-D (H, W) or 3-D (H, W, C); got {arr.ndim}-D with shape {arr.shape}")
+    if stack and arr.ndim not in (3, 4):
+        raise ValueError(f"{name} must be 3-D (N, H, W) or 4-D (N, H, W, C) with stack=True (frames first); got "
+                         f"{arr.ndim}-D with shape {arr.shape}")
+    if not stack and arr.ndim not in (2, 3):
+        hint = " (a stack of frames needs stack=True)" if arr.ndim == 4 else ""
+        raise ValueError(f"{name} must be 2-D (H, W) or 3-D (H, W, C); got {arr.ndim}-D with shape {arr.shape}"
+                         + hint)
     dtype = arr.dtype.newbyteorder("=")
     dtype = _CONVERT.get(dtype, dtype)
     if dtype not in CORE_DTYPES:  # pragma: no cover - e.g. longdouble
@@ -53,8 +58,8 @@ def readable_in_place(arr):
     return arr.flags.aligned and all(s % arr.itemsize == 0 for s in arr.strides)
 
 
-def check_kernel(kernel, name="K"):
-    """`kernel` as a finite 2-D float64 array."""
+def check_kernel(kernel, name="K", banks=False):
+    """`kernel` as a finite 2-D float64 array (`banks`: the caller takes banks of kernels too, say so)."""
     if isinstance(kernel, (str, bytes)) or kernel is None:
         raise TypeError(f"{name} must be a 2-D numeric array; got {type(kernel).__name__}")
     try:
@@ -64,7 +69,8 @@ def check_kernel(kernel, name="K"):
     if k.dtype.kind not in "uif":
         raise TypeError(f"{name} must have a real numeric dtype (integer or float); got dtype {k.dtype}")
     if k.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (kh, kw); got {k.ndim}-D with shape {k.shape}")
+        bank = ", or a bank of kernels of one shape (n, kh, kw)" if banks else ""
+        raise ValueError(f"{name} must be 2-D (kh, kw){bank}; got {k.ndim}-D with shape {k.shape}")
     if k.size == 0:
         raise ValueError(f"{name} must not be empty; got shape {k.shape}")
     if k.size > MAX_KERNEL_TAPS:
@@ -73,6 +79,31 @@ def check_kernel(kernel, name="K"):
     if not np.isfinite(k).all():
         raise ValueError(f"{name} must be finite: it contains NaN or inf")
     return k
+
+
+def check_bank(kernels, name="K"):
+    """A bank of kernels of one shape, (n, kh, kw) or a sequence of n 2-D kernels, as a finite float64 array of
+    shape (n, kh, kw); None when `kernels` is not a bank (a single kernel: check_kernel judges it)."""
+    if isinstance(kernels, (str, bytes)) or kernels is None:
+        return None
+    try:
+        if isinstance(kernels, (list, tuple)):
+            if not kernels or not all(np.ndim(k) == 2 for k in kernels):
+                return None
+            shapes = {np.shape(k) for k in kernels}
+            if len(shapes) > 1:
+                raise ValueError(f"{name}: the kernels of a bank must have one shape; got shapes {sorted(shapes)}")
+        elif np.ndim(kernels) != 3:
+            return None
+        bank = np.asarray(kernels)
+    except (ValueError, TypeError) as e:
+        if str(e).startswith(f"{name}:"):
+            raise
+        raise TypeError(f"{name} must be a 2-D kernel or a bank of kernels of one shape (n, kh, kw); could not "
+                        f"convert it: {e}") from e
+    if bank.shape[0] == 0:
+        raise ValueError(f"{name}: a bank must hold at least one kernel; got shape {bank.shape}")
+    return np.stack([check_kernel(k, f"{name}[{i}]") for i, k in enumerate(bank)])
 
 
 def check_threads(threads):
@@ -150,18 +181,20 @@ def check_nan_policy(nan_policy):
     return nan_policy
 
 
-def split_masked(image, mask):
+def split_masked(image, mask, stack=False):
     """(data, mask) of a numpy.ma image, its mask or-ed with `mask`; other images unchanged."""
     if not isinstance(image, np.ma.MaskedArray):
         return image, mask
     own = np.ma.getmaskarray(image)
     if mask is not None:
-        own = own | check_mask(mask, own.shape).astype(bool)
+        extra = check_mask(mask, own.shape, stack).astype(bool)
+        own = own | (extra if extra.ndim == own.ndim else extra[..., None])
     return np.ma.getdata(image), own
 
 
-def check_mask(mask, shape):
-    """`mask` as a uint8 array (1: invalid) of the image's H x W or of its whole `shape`; None stays None."""
+def check_mask(mask, shape, stack=False):
+    """`mask` as a uint8 array (1: invalid) of the image's H x W (with `stack`, N x H x W) or of its whole
+    `shape`; None stays None."""
     if mask is None:
         return None
     try:
@@ -170,7 +203,8 @@ def check_mask(mask, shape):
         raise TypeError(f"mask must be None or an array of bool; could not convert it: {e}") from e
     if m.dtype.kind not in "biu":
         raise TypeError(f"mask must be None or an array of bool (True marks an invalid sample); got dtype {m.dtype}")
-    if m.shape not in (tuple(shape[:2]), tuple(shape)):
-        raise ValueError(f"mask must have the image's shape {tuple(shape[:2])}"
-                         + (f" or {tuple(shape)}" if len(shape) == 3 else "") + f"; got {m.shape}")
+    planes = tuple(shape[:3] if stack else shape[:2])
+    if m.shape not in (planes, tuple(shape)):
+        raise ValueError(f"mask must have the image's shape {planes}"
+                         + (f" or {tuple(shape)}" if len(shape) > len(planes) else "") + f"; got {m.shape}")
     return (m != 0).view(np.uint8) if m.dtype != np.bool_ else m.view(np.uint8)

@@ -5,7 +5,7 @@ import numpy as np
 
 from fastconv import _api, _masked, _plan, _runtime
 from fastconv._bounds import EPSILON
-from fastconv._checks import check_flag, check_mask, check_nan_policy, split_masked
+from fastconv._checks import check_bank, check_flag, check_mask, check_nan_policy, split_masked
 from fastconv._output import POLICY_RAW
 
 
@@ -39,20 +39,23 @@ class Explanation:
 
 
 def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, anchor=None, flip=False,
-            accumulate=None, threads=None, nan_policy="propagate", mask=None, preserve_nan=False):
+            accumulate=None, threads=None, nan_policy="propagate", mask=None, preserve_nan=False, stack=False):
     """What ``fastconv.convolve(image, K, ...)`` with the same options would run, without running it.
 
     Parameters
     ----------
     image, K, border, cval, output, dtype, anchor, flip, accumulate, threads, nan_policy, mask, preserve_nan
         As for `fastconv.convolve` (checked the same way: the same errors for the same mistakes).
+    stack : bool, optional
+        As for `fastconv.convolve`: the first axis indexes frames.
 
     Returns
     -------
     Explanation
         ``path`` ('direct', 'integer', 'separable', 'box' or 'fft'), ``accumulator`` (the sums' type),
         ``threads`` (the most the call may use; fewer while other calls hold the budget), ``pieces`` (per
-        channel: the threads claim them as they come), ``fft_tile`` (the FFT path's tile side, else None),
+        plane, a channel or a frame: the threads claim the pieces of all planes as they come), ``fft_tile``
+        (the FFT path's tile side, else None),
         ``error_bound`` (what the result is guaranteed to be within), ``not_taken`` (each faster path that was
         not taken, and why). ``print()`` shows it readably.
 
@@ -68,11 +71,15 @@ def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, 
     ...
     """
     nan_policy = check_nan_policy(nan_policy)
+    stack = check_flag(stack, "stack")
     if nan_policy == "omit":
-        image, mask = split_masked(image, mask)
-    call = _api.resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads)
+        image, mask = split_masked(image, mask, stack)
+    if check_bank(K) is not None:
+        raise ValueError("K: explain takes one 2-D kernel; each kernel of a bank runs as its own call, so explain "
+                         "each: [fastconv.explain(image, k) for k in K]")
+    call = _api.resolve_options(image, K, border, cval, output, dtype, anchor, flip, accumulate, threads, stack)
     if nan_policy == "omit":
-        check_mask(mask, call.img.shape)
+        check_mask(mask, call.img.shape, stack)
         check_flag(preserve_nan, "preserve_nan")
         work = _masked.work_dtype(call)       # both passes filter float sums, as `convolve` does
         call = call._replace(img=np.zeros(call.img.shape, work), output="float", out_dtype=work, policy=POLICY_RAW)
@@ -80,8 +87,11 @@ def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, 
     sums_dtype = call.raw_dtype if raw else call.out_dtype
     policy = POLICY_RAW if raw else call.policy
     plan = _plan.plan(call.kernel, call.img.dtype, call.border, call.cval, sums_dtype, policy, 0.0, call.accumulate)
-    shape = call.img.shape[:2]
-    run = plan.resolve(shape, call.threads)
+    shape = call.img.shape[1:3] if stack else call.img.shape[:2]
+    planes = int(np.prod(call.img.shape)) // max(1, shape[0] * shape[1]) if all(shape) else 1
+    if nan_policy == "omit" and not stack:
+        planes = 1      # omit filters one plane at a time
+    run = plan.resolve(shape, call.threads, planes)
     pieces = _pieces(run, shape, call.kernel.shape, plan)
     budget = _runtime.budget()
     most = budget if run.schedule.threads < 0 else min(run.schedule.threads, budget)
@@ -89,7 +99,7 @@ def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, 
     reasons = dict(plan.reasons)
     if run.path != plan.path:
         reasons[plan.path] = "the image is too small for its tiles"
-    return Explanation(run.path, str(run.accumulator), max(1, min(most, pieces)), pieces, tile,
+    return Explanation(run.path, str(run.accumulator), max(1, min(most, pieces * planes)), pieces, tile,
                        _bound_text(plan, run, raw), reasons, tuple(call.img.shape),
                        tuple(call.kernel.shape), str(call.out_dtype), nan_policy)
 

@@ -35,4 +35,5 @@ def explain(
     nan_policy: Literal["propagate", "omit"] = "propagate",
     mask: ArrayLike | None = None,
     preserve_nan: bool = False,
+    stack: bool = False,
 ) -> Explanation: ...
