@@ -375,3 +375,18 @@ def test_a_mask_of_frames_and_its_errors():
         fd.convolve(da.from_array(frames[0]), np.ones((3, 3)), mask=mask)
     with pytest.raises(ValueError, match="mask must have the image's shape"):
         fd.convolve(da.from_array(frames[0]), np.ones((3, 3)), nan_policy="omit", mask=mask[:10])
+
+
+def test_banks_and_stacks_equal_the_in_memory_call():
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (5, 70, 90), dtype=np.uint8)
+    bank = np.stack([fastconv.kernels.sharpen(), fastconv.kernels.gaussian(3, 0.8), rng.uniform(-1, 1, (3, 3))])
+    lazy = fastconv.dask.convolve(da.from_array(frames, chunks=(2, 32, 40)), bank, stack=True, border="wrap")
+    assert lazy.shape == (5, 70, 90, 3) and lazy.chunks[:3] == ((2, 2, 1), (32, 32, 6), (40, 40, 10))
+    np.testing.assert_array_equal(lazy.compute(), fastconv.convolve(frames, bank, stack=True, border="wrap"))
+    image = rng.standard_normal((60, 50)).astype(np.float32)
+    image[10:13, 20:24] = np.nan
+    lazy = fastconv.dask.convolve(da.from_array(image, chunks=16), list(bank[1:]), nan_policy="omit")
+    np.testing.assert_array_equal(lazy.compute(), fastconv.convolve(image, list(bank[1:]), nan_policy="omit"))
+    with pytest.raises(ValueError, match="K: the kernels of a bank must have one shape"):
+        fastconv.dask.convolve(da.from_array(image), [np.ones((3, 3)), np.ones((5, 5))])

@@ -24,7 +24,7 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess without
 
 import fastconv
 from fastconv import _api, _masked
-from fastconv._checks import check_anchor, check_kernel
+from fastconv._checks import check_anchor, check_bank, check_kernel
 from fastconv._border import source_indices
 from fastconv._opencv import check_border_type, check_cv_anchor
 from fastconv._output import stretch_range
@@ -43,7 +43,8 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
         (N, H, W, C)
         The image (or stack of frames); any chunking. Other array-likes are wrapped with ``dask.array.asarray``.
     K, border, cval, output, dtype, anchor, flip, accumulate, nan_policy, preserve_nan
-        As in ``fastconv.convolve``. ``output='stretch'`` maps the minimum and maximum over the whole image (over
+        As in ``fastconv.convolve``; a bank of n kernels gives a last axis of n (one chunk), each kernel's
+        result a lazy filtering of its own (the image is read once per kernel). ``output='stretch'`` maps the minimum and maximum over the whole image (over
         each frame with ``stack=True``) to the dtype's range, as the in-memory call does; it filters the image
         twice: once to find them, once for the result.
     mask : dask.array.Array or array_like of bool, optional
@@ -60,8 +61,7 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     Returns
     -------
     dask.array.Array
-        Lazy result with the image's shape and chunks, equal to the in-memory call (frame by frame with
-        ``stack=True``).
+        Lazy result with the image's shape and chunks (and a bank's axis), equal to the in-memory call.
 
     Raises
     ------
@@ -84,6 +84,12 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     True
     """
     _reject_out(out, "out")
+    bank = check_bank(K)
+    if bank is not None:
+        return da.stack([convolve(image, k, border=border, cval=cval, output=output, dtype=dtype, anchor=anchor,
+                                  flip=flip, accumulate=accumulate, threads=threads, stack=stack,
+                                  nan_policy=nan_policy, mask=mask, preserve_nan=preserve_nan) for k in bank],
+                        axis=-1)
     x = _as_dask(image)
     threads = 1 if threads is None else threads
     options = {"border": border, "cval": cval, "dtype": dtype, "anchor": anchor, "flip": flip,
@@ -249,7 +255,9 @@ def _filtered(x, geometry, function, args, kwargs, out_dtype, token="fastconv"):
         chunks = _chunks(x.chunks[axis], geometry.depth[i])
         padded = _pad(padded.rechunk({axis: chunks}), axis, geometry.border, geometry.pad(i))
         depth[axis] = geometry.depth[i] if len(padded.chunks[axis]) > 1 else 0
-    block = _frames if geometry.stack else _block
+    block = _frames if geometry.stack and function is not fastconv.convolve else _block
+    if geometry.stack and function is fastconv.convolve:
+        kwargs = {**kwargs, "stack": True}      # all of a block's frames in one call
     meta = np.empty((0,) * x.ndim, dtype=out_dtype)
     result = da.map_overlap(block, padded, depth=depth, boundary="none", allow_rechunk=False, dtype=out_dtype,
                             meta=meta, token=token, function=function, args=args, kwargs=kwargs)
