@@ -44,9 +44,9 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
         The image (or stack of frames); any chunking. Other array-likes are wrapped with ``dask.array.asarray``.
     K, border, cval, output, dtype, anchor, flip, accumulate, nan_policy, preserve_nan
         As in ``fastconv.convolve``; a bank of n kernels gives a last axis of n (one chunk), each kernel's
-        result a lazy filtering of its own (the image is read once per kernel). ``output='stretch'`` maps the minimum and maximum over the whole image (over
-        each frame with ``stack=True``) to the dtype's range, as the in-memory call does; it filters the image
-        twice: once to find them, once for the result.
+        result a lazy filtering of its own (the image is read once per kernel). ``output='stretch'`` maps the
+        minimum and maximum over the whole image (over each frame with ``stack=True``) to the dtype's range, as
+        the in-memory call does; it filters the image twice: once to find them, once for the result.
     mask : dask.array.Array or array_like of bool, optional
         With ``nan_policy='omit'``: True marks an invalid sample. The image's shape, or without its channel axis;
         with ``stack=True`` also one frame's, for every frame.
