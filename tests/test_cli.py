@@ -342,6 +342,29 @@ def test_apply_equals_the_api(tmp_path, spec_kind, border, policy):
     np.testing.assert_array_equal(read(tmp_path / "out" / "colour.png"), expected(image, K, border, policy))
 
 
+def test_apply_with_several_kernels_writes_one_file_per_kernel(tmp_path):
+    image = photo_like((30, 41, 3))
+    write(tmp_path / "in" / "photo.png", image)
+    write(tmp_path / "in" / "more" / "gray.png", image[..., 0])
+    np.save(tmp_path / "edge.npy", kernels.laplacian())
+    specs = ["sharpen", "gaussian:5:1.3", "0,-1,0;-1,5,-1;0,-1,0", str(tmp_path / "edge.npy"), "sharpen"]
+    args = [a for spec in specs for a in ("-k", spec)]
+    result = fastconv_cli("apply", *args, tmp_path / "in", "-o", tmp_path / "out", "-q")
+    assert result.returncode == 0, result.stderr
+    assert "Filtered 2 of 2 images" in result.stdout
+    names = ["sharpen", "gaussian-5-1.3", "k3", "edge", "sharpen-k5"]
+    matrices = [kernels.sharpen(), kernels.gaussian(5, 1.3), kernels.sharpen(), kernels.laplacian(),
+                kernels.sharpen()]
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written == sorted([f"photo.{n}.png" for n in names] + [f"more/gray.{n}.png" for n in names])
+    for name, K in zip(names, matrices):
+        np.testing.assert_array_equal(read(tmp_path / "out" / f"photo.{name}.png"), expected(image, K))
+        np.testing.assert_array_equal(read(tmp_path / "out" / "more" / f"gray.{name}.png"),
+                                      expected(image[..., 0], K))
+    again = fastconv_cli("apply", *args, tmp_path / "in", "-o", tmp_path / "out", "-q")
+    assert again.returncode == 2 and "10 of the outputs exist already" in again.stderr
+
+
 @pytest.mark.parametrize("name, shape", [("gray16.png", (33, 47)), ("colour16.tif", (33, 47, 3)),
                                          ("gray16.tiff", (20, 25))])
 def test_apply_keeps_16_bits(tmp_path, name, shape):

@@ -97,11 +97,16 @@ def _add_apply(commands):
         '  fastconv apply --kernel sharpen photo.jpg -o out\n'
         '  fastconv apply --kernel gaussian:7:1.5 --border reflect101 photos/ -o blurred\n'
         '  fastconv apply --kernel "0,-1,0;-1,5,-1;0,-1,0" scans/*.tif -o sharp --output-policy round\n'
-        '  fastconv apply --kernel sobel_x --output-policy stretch photos -o edges --format png', spec_help=True)
+        '  fastconv apply --kernel sobel_x --output-policy stretch photos -o edges --format png\n'
+        '  fastconv apply -k sobel_x -k sobel_y -k laplacian photo.png -o edges  # three files per image',
+        spec_help=True)
     apply.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and folders")
     apply.add_argument("-o", "--out", dest="outdir", metavar="OUTDIR", required=True,
                        help="output folder, created if needed (a folder: each output keeps its input's name)")
-    apply.add_argument("-k", "--kernel", metavar="SPEC", required=True, help="the kernel (see below)")
+    apply.add_argument("-k", "--kernel", metavar="SPEC", required=True, action="append",
+                       help="the kernel (see below); give several to write one file per kernel and image, named "
+                            "NAME.KERNEL.EXT (e.g. photo.sharpen.png, photo.gaussian-7-1.5.png; a file's stem; "
+                            "k2 for the second kernel given as rows)")
     apply.add_argument("--border", choices=list(BORDERS), default="replicate",
                        help="how the image continues beyond its edges (default: replicate)")
     apply.add_argument("--output-policy", choices=list(OUTPUTS), default="floor",
@@ -149,8 +154,9 @@ def _format(text):
 
 
 def _run_apply(args):
-    return _apply.run(_kernel(args.kernel, "--kernel: "), args.inputs, args.outdir, args.border, args.output_policy,
-                      args.format, args.jobs, args.quiet, args.overwrite)
+    bank = [(spec, _kernel(spec, "--kernel: ")) for spec in args.kernel]
+    return _apply.run(bank, args.inputs, args.outdir, args.border, args.output_policy, args.format, args.jobs,
+                      args.quiet, args.overwrite)
 
 
 def _kernel(spec, option=""):

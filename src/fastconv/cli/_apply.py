@@ -1,5 +1,6 @@
 """``fastconv apply``: filter image files and folders into an output folder, in parallel, with progress."""
 import os
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -43,8 +44,9 @@ def filter_image(image, kernel, border, policy, threads=None):
     return np.concatenate([result.reshape(colour.shape), image[..., -1:].astype(dtype)], axis=2)
 
 
-def plan(inputs, outdir, fmt, overwrite=False):
-    """(source, destination) paths for every image in `inputs`, checked before anything is written.
+def plan(inputs, outdir, fmt, overwrite=False, names=None):
+    """(source, destinations) for every image in `inputs`, checked before anything is written: one destination,
+    or with kernel `names` one per kernel (NAME.KERNEL.EXT).
 
     A file lands in `outdir` under its name; a folder's images (searched recursively by suffix) under their path
     inside it. A file named more than once (again, inside a folder also given, or spelled another way) is filtered
@@ -75,7 +77,12 @@ def plan(inputs, outdir, fmt, overwrite=False):
         raise CommandError(f"no image files ({', '.join(_images.SUFFIXES)}) found in {', '.join(inputs)}")
     if fmt is not None:
         pairs = [(src, os.path.splitext(dst)[0] + "." + fmt) for src, dst in pairs]
-    _check_destinations(pairs, overwrite)
+    if names is None:
+        pairs = [(src, [dst]) for src, dst in pairs]
+    else:
+        pairs = [(src, [f"{os.path.splitext(dst)[0]}.{name}{os.path.splitext(dst)[1]}" for name in names])
+                 for src, dst in pairs]
+    _check_destinations([(src, dst) for src, dsts in pairs for dst in dsts], overwrite)
     return pairs
 
 
@@ -120,28 +127,50 @@ def _check_destinations(pairs, overwrite):
                            f"replace them, or choose another -o")
 
 
-def run(kernel, inputs, outdir, border, policy, fmt, jobs, quiet, overwrite):
-    """Filter every image in `inputs` into `outdir`; 0 if all were written, 1 if any failed (each one warned)."""
+def kernel_names(specs):
+    """The name each kernel's outputs carry when several are given: a kernel name with ':' as '-' (gaussian:7:1.5
+    -> gaussian-7-1.5), a file's stem, else k<position> (1-based); a name given twice gets its position too."""
+    names = []
+    for i, spec in enumerate(specs, start=1):
+        text = os.fspath(spec)
+        if os.path.isfile(text):
+            name = os.path.splitext(os.path.basename(text))[0]
+        elif re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*(:[0-9.eE+-]+)*", text.strip()):
+            name = text.strip().replace(":", "-")
+        else:
+            name = f"k{i}"
+        names.append(name if name not in names else f"{name}-k{i}")
+    return names
+
+
+def run(bank, inputs, outdir, border, policy, fmt, jobs, quiet, overwrite):
+    """Filter every image in `inputs` with every kernel of `bank` ((spec, kernel) pairs) into `outdir`; 0 if all
+    were written, 1 if any failed (each one warned). With one kernel each output keeps its input's name; with
+    several each image gives one file per kernel, NAME.KERNEL.EXT (`kernel_names`)."""
     cv2 = require_cv2("apply")
     if jobs is not None and jobs < 1:
         raise CommandError(f"--jobs must be a positive int; got {jobs}")
-    pairs = plan(inputs, outdir, fmt, overwrite)
-    not_tiff = [dst for _, dst in pairs if not dst.lower().endswith(_TIFF)]
+    names = kernel_names([spec for spec, _ in bank]) if len(bank) > 1 else None
+    kernels = [kernel for _, kernel in bank]
+    pairs = plan(inputs, outdir, fmt, overwrite, names)
+    not_tiff = [dst for _, dsts in pairs for dst in dsts if not dst.lower().endswith(_TIFF)]
     if policy == "float" and not_tiff:
         raise CommandError(f"--output-policy float writes float32 pixels, which only TIFF stores ({not_tiff[0]!r} "
                            f"is not a TIFF): add --format tiff")
     jobs = min(jobs or available_cores(), len(pairs))
     threads = 1 if jobs > 1 else None  # several files at once: one core each; one file: every core on it
 
-    def one(src, dst):
-        _images.write(cv2, dst, filter_image(_images.read(cv2, src), kernel, border, policy, threads))
+    def one(src, dsts):
+        image = _images.read(cv2, src)
+        for kernel, dst in zip(kernels, dsts):
+            _images.write(cv2, dst, filter_image(image, kernel, border, policy, threads))
 
     failed = 0
     with _images.quiet_decoders(cv2):    # a damaged file gets our one-line warning, not libpng's or OpenCV's
         progress = Progress(len(pairs), sys.stderr, enabled=not quiet and len(pairs) >= PROGRESS_FROM)
         pool, futures = ThreadPoolExecutor(max_workers=jobs), {}
         try:
-            futures = {pool.submit(one, src, dst): src for src, dst in pairs}
+            futures = {pool.submit(one, src, dsts): src for src, dsts in pairs}
             for done, future in enumerate(as_completed(futures), start=1):
                 try:
                     future.result()
