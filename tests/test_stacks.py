@@ -145,6 +145,15 @@ def test_missing_pixels_in_stacks_and_banks():
         np.testing.assert_array_equal(bits(out[f]), bits(fastconv.convolve(masked[f], bank[0], nan_policy="omit")))
 
 
+def test_a_bank_is_stored_kernel_by_kernel():
+    image = frames_of(np.uint8, (20, 30, 3))
+    bank = np.stack([fastconv.kernels.sharpen(), fastconv.kernels.emboss(), np.ones((3, 3)) / 9])
+    out = fastconv.convolve(image, bank)
+    assert out.shape == (20, 30, 3, 3)
+    assert all(out[..., i].flags.c_contiguous for i in range(3))
+    np.testing.assert_array_equal(np.ascontiguousarray(out)[..., 1], fastconv.convolve(image, bank[1]))
+
+
 def test_out_for_banks_and_stacks():
     frames = frames_of(np.uint8, (3, 12, 14))
     bank = np.stack([fastconv.kernels.sharpen(), fastconv.kernels.emboss()])

@@ -42,7 +42,9 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     K : array_like, shape (kh, kw), or a bank: shape (n, kh, kw) or a sequence of n kernels of one shape
         The kernel: any size, odd or even, square or not, also larger than the image. Must be finite. A bank
         gives n results, stacked on a new last axis: ``result[..., i]`` is ``convolve(image, K[i])`` with the
-        same options, bit for bit.
+        same options, bit for bit. Its result is stored kernel by kernel (``result[..., i]`` contiguous, the
+        fastest layout to write; ``np.ascontiguousarray(result)`` interleaves it); an `out` of any layout is
+        written as it is.
     border : {'replicate', 'reflect', 'reflect101', 'wrap', 'constant'}, optional
         How the image continues beyond its edges (see the README's border table). Default 'replicate', as in the
         tutorial.
@@ -182,7 +184,10 @@ def _convolve_bank(image, bank, out, **options):
                             options["stack"])
     shape = img.shape + (len(bank),)
     out = check_out(out, shape, first.out_dtype)
-    result = out if out is not None and not np.may_share_memory(out, img) else np.empty(shape, first.out_dtype)
+    if out is not None and not np.may_share_memory(out, img):
+        result = out
+    else:       # kernel-major storage: each kernel's result contiguous, written at full speed
+        result = np.moveaxis(np.empty((len(bank),) + img.shape, first.out_dtype), 0, -1)
     for i, kernel in enumerate(bank):
         convolve(img, kernel, out=result[..., i], **options)
     if out is not None and result is not out:
