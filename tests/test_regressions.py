@@ -30,3 +30,16 @@ def test_integer_kernels_get_integer_factors():
     np.testing.assert_array_equal(np.outer(v, h), K)
     np.testing.assert_array_equal(v, np.round(v))
     np.testing.assert_array_equal(h, np.round(h))
+
+
+def test_a_kernel_changed_in_place_between_calls_is_read_again():
+    """Checked kernels are remembered by their bytes: changing the caller's array gives the new result."""
+    image = np.arange(30, dtype=np.uint8).reshape(5, 6)
+    K = np.zeros((3, 3))
+    K[1, 1] = 1
+    np.testing.assert_array_equal(fastconv.convolve(image, K), image)
+    K[1, 1] = 2
+    np.testing.assert_array_equal(fastconv.convolve(image, K), np.minimum(2 * image.astype(int), 255))
+    assert K.flags.writeable                    # the caller's array is left as it was
+    K32 = K.astype(np.float32)                  # the same values in another dtype
+    np.testing.assert_array_equal(fastconv.convolve(image, K32), fastconv.convolve(image, K))

@@ -17,11 +17,21 @@ _CONVERT = {
 #: The largest kernel fastconv takes: 2**24 taps (4096 x 4096). Each output pixel multiplies every tap.
 MAX_KERNEL_TAPS = 2**24
 
+_NATIVE = frozenset(CORE_DTYPES)
+
+#: Kernels of up to this many taps are remembered once checked (by dtype, shape and bytes): a call on a small
+#: image is mostly its checks, and the same kernel comes back call after call.
+_KNOWN_KERNEL_TAPS = 1024
+_known_kernels = {}
+
 
 def check_image(image, name="image", stack=False):
     """`image` as a 2-D or 3-D array (with `stack`, 3-D or 4-D: frames first) of a core dtype that the core can
     read in place (native byte order, aligned, strides in whole elements); a copy only where a conversion or such
     a layout needs one. Never a view the core could write."""
+    if (type(image) is np.ndarray and image.dtype in _NATIVE and image.ndim - stack in (2, 3)
+            and readable_in_place(image)):
+        return image        # the common case, already as the core reads it
     if isinstance(image, (str, bytes)) or image is None:
         raise TypeError(f"{name} must be a 2-D or 3-D numeric array; got {type(image).__name__}")
     if isinstance(image, np.ma.MaskedArray):
@@ -55,11 +65,29 @@ def check_image(image, name="image", stack=False):
 
 def readable_in_place(arr):
     """Whether the core can read (or write) `arr` through its pointer and strides."""
-    return arr.flags.aligned and all(s % arr.itemsize == 0 for s in arr.strides)
+    flags = arr.flags
+    return flags.aligned and (flags.c_contiguous or all(s % arr.itemsize == 0 for s in arr.strides))
 
 
 def check_kernel(kernel, name="K", banks=False):
-    """`kernel` as a finite 2-D float64 array (`banks`: the caller takes banks of kernels too, say so)."""
+    """`kernel` as a finite 2-D float64 array, read-only (`banks`: the caller takes banks of kernels too, say
+    so)."""
+    key = None
+    if type(kernel) is np.ndarray and kernel.ndim == 2 and 0 < kernel.size <= _KNOWN_KERNEL_TAPS:
+        key = (kernel.dtype.str, kernel.shape, kernel.tobytes())
+        known = _known_kernels.get(key)
+        if known is not None:
+            return known
+    k = _check_kernel(kernel, name, banks)
+    k.flags.writeable = False
+    if key is not None:
+        if len(_known_kernels) >= 256:
+            _known_kernels.clear()
+        _known_kernels[key] = k
+    return k
+
+
+def _check_kernel(kernel, name, banks):
     if isinstance(kernel, (str, bytes)) or kernel is None:
         raise TypeError(f"{name} must be a 2-D numeric array; got {type(kernel).__name__}")
     try:
@@ -84,7 +112,7 @@ def check_kernel(kernel, name="K", banks=False):
 def check_bank(kernels, name="K"):
     """A bank of kernels of one shape, (n, kh, kw) or a sequence of n 2-D kernels, as a finite float64 array of
     shape (n, kh, kw); None when `kernels` is not a bank (a single kernel: check_kernel judges it)."""
-    if isinstance(kernels, (str, bytes)) or kernels is None:
+    if isinstance(kernels, (str, bytes)) or kernels is None or (type(kernels) is np.ndarray and kernels.ndim != 3):
         return None
     try:
         if isinstance(kernels, (list, tuple)):
@@ -119,6 +147,8 @@ def check_threads(threads):
 
 
 def check_real(value, name):
+    if type(value) is float:
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
     return float(value)

@@ -23,12 +23,8 @@ def filter_image(img, kernel, anchor, border, cval, out_dtype, policy, delta, ac
         target = np.empty(img.shape, out_dtype)
     if target.size:
         height, width = img.shape[1:3] if stack else img.shape[:2]
-        kh, kw = kernel.shape
-        frame = _plan.Border(source_indices(border, height, kh, anchor[0]),
-                             source_indices(border, width, kw, anchor[1]), anchor[1], cval)
-        lo, hi = limits(out_dtype)
-        spec = _plan.Output(policy, delta, lo, hi)
-        plan.run(planes(img, stack), planes(target, stack), frame, spec, threads)
+        frame = border_record(border, height, width, kernel.shape, anchor, cval)
+        plan.run(planes(img, stack), planes(target, stack), frame, output_record(out_dtype, policy, delta), threads)
     if out is not None and target is not out:
         out[...] = target
         return out
@@ -41,6 +37,19 @@ def planes(arr, stack):
     if arr.ndim == 4 or (arr.ndim == 3 and not stack):
         return np.moveaxis(arr, -1, -3)
     return arr
+
+
+def border_record(border, height, width, kshape, anchor, cval):
+    """The core's Border record for a plane of `height` x `width` (its index maps cached by fastconv._border)."""
+    return _plan.Border(source_indices(border, height, kshape[0], anchor[0]),
+                        source_indices(border, width, kshape[1], anchor[1]), anchor[1], cval)
+
+
+@functools.lru_cache(maxsize=256)
+def output_record(out_dtype, policy, delta):
+    """The core's Output record: the policy, delta and the output dtype's limits."""
+    lo, hi = limits(out_dtype)
+    return _plan.Output(policy, delta, lo, hi)
 
 
 @functools.lru_cache(maxsize=None)

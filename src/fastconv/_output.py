@@ -29,20 +29,27 @@ def check_output(output, image_dtype, dtype=None):
     return output
 
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
 def float_dtype(image_dtype):
     """Raw float output dtype: float64 for float64 images, float32 otherwise."""
-    return np.dtype(np.float64) if image_dtype == np.float64 else np.dtype(np.float32)
+    return _F64 if image_dtype == _F64 else _F32
+
+
+_ALLOWED = {
+    "floor": ("uint8", "uint16", "int16"),
+    "round": ("uint8", "uint16", "int16"),
+    "float": ("float32", "float64"),
+    "stretch": ("uint8", "uint16"),
+}
+_POLICIES = {"floor": POLICY_FLOOR, "round": POLICY_ROUND}
 
 
 def output_plan(output, dtype, image_dtype, keep=False):
     """(output dtype, dtype of the raw sums behind it, core policy) for an output policy and optional dtype;
     `keep`: the policy was the default, so the dtype defaults to the image's own."""
-    allowed = {
-        "floor": ("uint8", "uint16", "int16"),
-        "round": ("uint8", "uint16", "int16"),
-        "float": ("float32", "float64"),
-        "stretch": ("uint8", "uint16"),
-    }[output]
+    allowed = _ALLOWED[output]
     if dtype is None and keep:
         out_dtype = np.dtype(image_dtype)
     elif dtype is None:
@@ -55,7 +62,7 @@ def output_plan(output, dtype, image_dtype, keep=False):
         if out_dtype.name not in allowed:
             raise ValueError(f"dtype for output={output!r} must be one of {', '.join(allowed)}; got {out_dtype}")
         out_dtype = out_dtype.newbyteorder("=")
-    policy = {"floor": POLICY_FLOOR, "round": POLICY_ROUND}.get(output, POLICY_RAW)
+    policy = _POLICIES.get(output, POLICY_RAW)
     return out_dtype, float_dtype(image_dtype), policy
 
 
