@@ -390,3 +390,26 @@ def test_banks_and_stacks_equal_the_in_memory_call():
     np.testing.assert_array_equal(lazy.compute(), fastconv.convolve(image, list(bank[1:]), nan_policy="omit"))
     with pytest.raises(ValueError, match="K: the kernels of a bank must have one shape"):
         fastconv.dask.convolve(da.from_array(image), [np.ones((3, 3)), np.ones((5, 5))])
+
+
+def test_one_frame_mask_of_a_cube_and_the_stack_flag():
+    """A stack whose frame count equals its height and width: a 2-D mask is one frame's, for every frame."""
+    image = np.random.default_rng(5).random((8, 8, 8)).astype(np.float32)
+    mask = np.zeros((8, 8), bool)
+    mask[2, 5] = True
+    lazy = fd.convolve(da.from_array(image, chunks=4), np.ones((3, 3)), stack=True, nan_policy="omit", mask=mask)
+    expected = fastconv.convolve(image, np.ones((3, 3)), stack=True, nan_policy="omit",
+                                 mask=np.broadcast_to(mask, image.shape))
+    np.testing.assert_array_equal(lazy.compute(), expected)
+    colour = np.random.default_rng(6).random((4, 4, 4, 4)).astype(np.float32)
+    frames_mask = np.zeros((4, 4, 4), bool)
+    frames_mask[1, 2, 3] = True        # (N, H, W): the in-memory call's reading, without the channel axis
+    lazy = fd.convolve(da.from_array(colour, chunks=2), np.ones((3, 3)), stack=True, nan_policy="omit",
+                       mask=frames_mask)
+    np.testing.assert_array_equal(lazy.compute(), fastconv.convolve(colour, np.ones((3, 3)), stack=True,
+                                                                    nan_policy="omit", mask=frames_mask))
+    for bad in ("no", 1, np.array([0])):
+        with pytest.raises(TypeError, match="stack must be True or False"):
+            fd.convolve(da.from_array(image), np.ones((3, 3)), stack=bad)
+        with pytest.raises(TypeError, match="stack must be True or False"):
+            fd.filter2D(da.from_array(image), -1, np.ones((3, 3)), stack=bad)

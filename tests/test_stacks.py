@@ -1,6 +1,9 @@
 """Stacks of frames (``stack=True``) and banks of kernels (K of shape (n, kh, kw)): each frame and each kernel
 bit for bit what its own call gives, on every path, border, dtype and output policy; threads across frames change
 nothing; cv2 agrees frame by frame."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -176,3 +179,51 @@ def test_out_for_banks_and_stacks():
 def test_empty_stacks_and_frames():
     assert fastconv.convolve(np.zeros((0, 5, 5), np.uint8), np.ones((3, 3)), stack=True).shape == (0, 5, 5)
     assert fastconv.convolve(np.zeros((2, 0, 5), np.uint8), np.ones((2, 3, 3)), stack=True).shape == (2, 0, 5, 2)
+
+
+def test_overlapping_out_with_missing_pixels_and_stretch():
+    """Each frame is read before any is written, also where omit and stretch go frame by frame."""
+    frames = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    K = np.ones((3, 3)) / 9
+    expected = fastconv.convolve(frames.copy(), K, stack=True, nan_policy="omit")
+    same = frames.copy()
+    fastconv.convolve(same, K, stack=True, nan_policy="omit", out=same[::-1])
+    np.testing.assert_array_equal(same[::-1], expected)
+    levels = (frames * 60000).astype(np.uint16)
+    expected = fastconv.convolve(levels.copy(), fastconv.kernels.laplacian(), stack=True, output="stretch",
+                                 dtype=np.uint16)
+    same = levels.copy()
+    fastconv.convolve(same, fastconv.kernels.laplacian(), stack=True, output="stretch", dtype=np.uint16,
+                      out=same[::-1])
+    np.testing.assert_array_equal(same[::-1], expected)
+
+
+def test_many_tiny_frames_take_memory_for_their_output_only():
+    """One call over a million frames: memory beyond the image and the output does not grow with the frames."""
+    code = ("import resource, numpy as np, fastconv\n"
+            "img = np.zeros((1_000_000, 4, 4), np.uint8); out = np.empty_like(img)\n"
+            "fastconv.convolve(img[:10], np.ones((3, 3)) / 7, stack=True)\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "fastconv.convolve(img, np.random.default_rng(0).standard_normal((3, 3)), stack=True, out=out)\n"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) < 64       # MB: the 16 MB output's pages and slack, not a copy per frame
+
+
+def test_empty_widths_and_heights_with_missing_pixels_and_explain():
+    assert fastconv.convolve(np.zeros((3, 5, 0), np.uint8), np.ones((3, 3)), stack=True,
+                             nan_policy="omit").shape == (3, 5, 0)
+    assert fastconv.convolve(np.zeros((5, 0), np.float32), np.ones((3, 3)), nan_policy="omit").shape == (5, 0)
+    for shape in [(3, 0, 64), (3, 64, 0)]:
+        assert fastconv.explain(np.zeros(shape, np.uint8), np.ones((5, 5)) / 25, stack=True).pieces == 0
+    assert fastconv.explain(np.zeros((0, 64), np.uint8), np.ones((5, 5)) / 25).pieces == 0
+
+
+def test_a_bank_omit_cannot_take_is_refused_before_anything_is_written():
+    frames = np.random.default_rng(0).random((2, 10, 10)).astype(np.float32)
+    out = np.zeros((2, 10, 10, 2), np.float32)
+    with pytest.raises(ValueError, match=r"K\[1\] sums to 0"):
+        fastconv.convolve(frames, [np.ones((3, 3)), fastconv.kernels.laplacian()], stack=True, nan_policy="omit",
+                          out=out)
+    assert not out.any()

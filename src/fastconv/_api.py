@@ -158,12 +158,15 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
 def _omit(call, mask, preserve_nan, out):
     """nan_policy="omit" (fastconv._masked), frame by frame for a stack."""
     if call.stack:
-        if out is None:
-            out = np.empty(call.img.shape, call.out_dtype)
-        for f in range(call.img.shape[0]):
+        shared = out is not None and any(np.may_share_memory(out, a) for a in (call.img, mask) if a is not None)
+        target = np.empty(call.img.shape, call.out_dtype) if out is None or shared else out
+        for f in range(call.img.shape[0]):      # (a frame written must not be another's input)
             _omit(call._replace(img=call.img[f], stack=False), None if mask is None else mask[f], preserve_nan,
-                  out[f])
-        return out
+                  target[f])
+        if target is not out and out is not None:
+            out[...] = target
+            return out
+        return target
     result = _masked.omit(call, mask, preserve_nan, out)
     if call.output != "stretch":
         return result
@@ -178,6 +181,9 @@ def _omit(call, mask, preserve_nan, out):
 def _convolve_bank(image, bank, out, **options):
     """Every kernel of `bank` (n, kh, kw) on the image, with the same options, into the last axis of one
     result."""
+    if options["nan_policy"] == "omit":      # refuse a kernel omit cannot take before any is filtered
+        for i, kernel in enumerate(bank):
+            _masked.check_weight(kernel, f"K[{i}]")
     img = check_image(image, stack=options["stack"])
     first = resolve_options(img, bank[0], options["border"], options["cval"], options["output"], options["dtype"],
                             options["anchor"], options["flip"], options["accumulate"], options["threads"],

@@ -11,7 +11,6 @@
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS, PyBUF_RECORDS_RO
 from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
-from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from fastconv._runtime cimport run_pieces, piece_fn
@@ -200,45 +199,46 @@ cdef Planes _planes(_View src, _View out) except *:
 
 cdef struct PlanesRun:
     piece_fn fn
-    char* jobs              # a copy of the path's job per plane
-    size_t size
+    const char* job         # the path's job, for the first plane
+    size_t size, at_src, at_out, room
     Py_ssize_t per          # pieces per plane
+    Planes pl
 
 
 cdef void _plane_piece(void* ctx, Py_ssize_t piece, void* scratch) noexcept nogil:
+    """Piece `piece % per` of plane `piece // per`: a copy of the job in this thread's scratch, its `src` and
+    `out` moved to that plane, the rest of the scratch for the path."""
     cdef const PlanesRun* r = <const PlanesRun*>ctx
-    r.fn(r.jobs + <size_t>(piece // r.per) * r.size, piece % r.per, scratch)
+    cdef Py_ssize_t p = piece // r.per
+    cdef Py_ssize_t i0 = p // r.pl.n1, i1 = p % r.pl.n1
+    cdef char* job = <char*>scratch
+    memcpy(job, r.job, r.size)
+    (<Plane*>(job + r.at_src)).data += i0 * r.pl.s0 + i1 * r.pl.s1
+    (<Plane*>(job + r.at_out)).data += i0 * r.pl.o0 + i1 * r.pl.o1
+    r.fn(job, piece % r.per, <char*>scratch + r.room)
 
 
 cdef int run_planes(piece_fn fn, void* job, size_t size, const Plane* src, const Plane* out, const Planes* pl,
                     Py_ssize_t per, int nthreads, size_t scratch) except -1 nogil:
     """`per` pieces of `fn` on every plane of `pl`, all claimed from one pool call (threads across planes when
-    planes are small): each plane gets a copy of `job` (`size` bytes) whose `src` and `out`, Planes inside `job`,
-    are moved to that plane."""
-    cdef Py_ssize_t n = pl.n0 * pl.n1, p, i0, i1
+    planes are small). `job` (`size` bytes) is the path's job for the first plane, `src` and `out` its Planes: a
+    piece runs on a copy of it, moved to its plane, in its thread's scratch (memory does not grow with the number
+    of planes)."""
+    cdef Py_ssize_t n = pl.n0 * pl.n1
     if n == 1:
         return run_pieces(fn, job, per, nthreads, scratch)
     if n == 0 or per == 0:
         return 0
-    cdef size_t at_src = <size_t>(<const char*>src - <char*>job), at_out = <size_t>(<const char*>out - <char*>job)
     cdef PlanesRun r
     r.fn = fn
+    r.job = <const char*>job
     r.size = size
+    r.at_src = <size_t>(<const char*>src - <char*>job)
+    r.at_out = <size_t>(<const char*>out - <char*>job)
+    r.room = _round_up(size, 64)        # the path's scratch stays 64-byte aligned
     r.per = per
-    r.jobs = <char*>malloc(<size_t>n * size)
-    if r.jobs == NULL:
-        with gil:
-            raise MemoryError("fastconv core: no memory for the planes of a call")
-    for p in range(n):
-        i0 = p // pl.n1
-        i1 = p % pl.n1
-        memcpy(r.jobs + <size_t>p * size, job, size)
-        (<Plane*>(r.jobs + <size_t>p * size + at_src)).data += i0 * pl.s0 + i1 * pl.s1
-        (<Plane*>(r.jobs + <size_t>p * size + at_out)).data += i0 * pl.o0 + i1 * pl.o1
-    try:
-        return run_pieces(_plane_piece, &r, n * per, nthreads, scratch)
-    finally:
-        free(r.jobs)
+    r.pl = pl[0]
+    return run_pieces(_plane_piece, &r, n * per, nthreads, r.room + scratch)
 
 
 cdef const int64_t* _index(obj, list keep) except? NULL:

@@ -21,11 +21,7 @@ def omit(call, mask, preserve_nan, out):
     ``output="stretch"`` the raw sums (in `call.raw_dtype`'s precision or wider) and the largest magnitude of a
     valid sample, which the caller stretches."""
     kernel = call.kernel
-    total, weight = float(kernel.sum()), float(np.abs(kernel).sum())
-    if not abs(total) > 1e-8 * weight:
-        raise ValueError("nan_policy='omit' renormalizes each sum by the kernel weight on valid samples, which needs a "
-                         f"kernel whose taps do not sum to 0; K sums to {total:.3g} (of {weight:.3g} in magnitude): "
-                         "use nan_policy='propagate', or fill the invalid samples first")
+    total, weight = check_weight(kernel)
     img = call.img
     height, width = img.shape[:2]
     channels = 1 if img.ndim == 2 else img.shape[2]
@@ -69,6 +65,16 @@ def omit(call, mask, preserve_nan, out):
         out[...] = target
         return out
     return target
+
+
+def check_weight(kernel, name="K"):
+    """(sum, sum of magnitudes) of a kernel omit can renormalize by; a ValueError for one whose taps sum to 0."""
+    total, weight = float(kernel.sum()), float(np.abs(kernel).sum())
+    if not abs(total) > 1e-8 * weight:
+        raise ValueError("nan_policy='omit' renormalizes each sum by the kernel weight on valid samples, which needs a "
+                         f"kernel whose taps do not sum to 0; {name} sums to {total:.3g} (of {weight:.3g} in "
+                         "magnitude): use nan_policy='propagate', or fill the invalid samples first")
+    return total, weight
 
 
 def work_dtype(call):

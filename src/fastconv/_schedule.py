@@ -64,6 +64,8 @@ def schedule(path, shape, kshape, acc, work, threads, paired, rows_first, planes
     one: many small planes are pieces enough)."""
     h, w = shape
     kh, kw = kshape
+    if not h or not w:
+        return Schedule(1, 1, 1)        # nothing to filter
     planes = max(1, planes)
     cap = max(1, work * planes // WORK_PER_THREAD)      # small calls stay on fewer threads
     if threads > 0:
@@ -115,7 +117,7 @@ def band(h, w, strip, work, threads, paired, reach=0, planes=1):
     """Rows per piece: enough pieces for `threads` (`pieces` of the work of `planes` planes of `work`, shared
     among them), but bands of at least 4 * `reach` rows (a band re-reads `reach` - 1 rows above it); even when
     rows are paired."""
-    nbands = max(1, ceil_div(pieces(work * planes, threads), planes * ceil_div(w, strip)))
+    nbands = max(1, ceil_div(pieces(work * planes, threads), planes * max(1, ceil_div(w, max(1, strip)))))
     rows = max(ceil_div(h, nbands), 4 * reach, 1)
     return rows + rows % 2 if paired else rows
 

@@ -24,7 +24,7 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess without
 
 import fastconv
 from fastconv import _api, _masked
-from fastconv._checks import check_anchor, check_bank, check_kernel
+from fastconv._checks import check_anchor, check_bank, check_flag, check_kernel
 from fastconv._border import source_indices
 from fastconv._opencv import check_border_type, check_cv_anchor
 from fastconv._output import stretch_range
@@ -84,6 +84,7 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     True
     """
     _reject_out(out, "out")
+    stack = check_flag(stack, "stack")
     bank = check_bank(K)
     if bank is not None:
         return da.stack([convolve(image, k, border=border, cval=cval, output=output, dtype=dtype, anchor=anchor,
@@ -177,6 +178,7 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     True
     """
     _reject_out(dst, "dst")
+    stack = check_flag(stack, "stack")
     x = _as_dask(src, name="src")
     threads = 1 if threads is None else threads
     probe = _probe(x, stack, name="src")
@@ -213,8 +215,11 @@ def _mask_like(mask, x, stack):
     if m.shape not in allowed:
         raise ValueError(f"mask must have the image's shape {x.shape}, or that without its channel (or, with "
                          f"stack=True, frame) axis; got {m.shape}")
-    if m.ndim < x.ndim and m.shape == x.shape[:m.ndim]:
-        m = m.reshape(m.shape + (1,) * (x.ndim - m.ndim))      # without the channel axis
+    channels = x.ndim == (4 if stack else 3)
+    if channels and m.shape == x.shape[:-1]:
+        m = m[..., None]                # without the channel axis (as the in-memory call reads it)
+    elif m.shape != x.shape:            # one frame's, for every frame
+        m = (m[..., None] if channels and m.ndim == 2 else m)[None]
     return da.broadcast_to(m != 0, x.shape).rechunk(x.chunks)
 
 
