@@ -532,8 +532,9 @@ def run_and_interrupt(tmp_path, presses):
         write(tmp_path / "in" / f"{i:02d}.png", np.full((500, 500), 100, np.uint8))
     np.save(tmp_path / "slow.npy", SLOW_KERNEL)
     out = tmp_path / "out"
+    # -q: the progress bar's line at 2 of 20 files would race the interrupt (both workers finish together)
     process = subprocess.Popen([sys.executable, "-m", "fastconv", "apply", "-k", tmp_path / "slow.npy", "-j", "2",
-                                tmp_path / "in", "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                "-q", tmp_path / "in", "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=ENV, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
