@@ -13,13 +13,13 @@ turn with the second call timed, medians.
 import argparse
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
 import fastconv
+from bench_runtime import interleaved      # each contender twice in its turn, the second call timed
 from fastconv import _dispatch
 from fastconv._scene import test_scene
 
@@ -34,18 +34,6 @@ except ImportError:
     torch = None
 
 HERE = Path(__file__).resolve().parent
-
-
-def timed(contenders, rounds):
-    """Median seconds of each contender: per round each runs twice in its turn, the second call timed."""
-    times = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            fn()
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def torch_bank(image, bank, threads):
@@ -99,7 +87,7 @@ def banks(rounds):
             contenders["cv2.filter2D loop"] = cv2_loop([image], bank, 1)
         if torch is not None:
             contenders["torch conv2d"] = torch_bank(image, bank, 1)
-        t = timed(contenders, rounds)
+        t = interleaved(contenders, rounds)
         one, together, loop = t["fastconv one kernel"], t["fastconv bank"], t["fastconv loop"]
         if size == 3:
             goal = f"bank / one kernel = {together / one:.2f} (goal <= 3)"
@@ -128,7 +116,7 @@ def stacks(rounds):
         contenders["cv2.filter2D loop"] = cv2_loop(frames, [K], threads)
     if torch is not None:
         contenders["torch conv2d"] = torch_stack(frames, K, threads)
-    t = timed(contenders, rounds)
+    t = interleaved(contenders, rounds)
     ratio = t["cv2.filter2D loop"] / t["fastconv stack"] if "cv2.filter2D loop" in t else float("nan")
     row = ("1000 x 64x64 uint8, 3x3 sharpen", str(threads), f"{1e3 * t['fastconv stack']:.2f}",
            f"{1e3 * t['fastconv loop']:.2f}",
