@@ -43,3 +43,14 @@ def test_a_kernel_changed_in_place_between_calls_is_read_again():
     assert K.flags.writeable                    # the caller's array is left as it was
     K32 = K.astype(np.float32)                  # the same values in another dtype
     np.testing.assert_array_equal(fastconv.convolve(image, K32), fastconv.convolve(image, K))
+
+
+def test_a_negative_zero_delta_is_kept_whatever_came_before():
+    """filter2D adds delta to every sum: the zero sums here (-1 x 0 = -0.0) plus delta -0.0 stay -0.0, plus 0.0
+    become +0.0 (as cv2.filter2D gives), whatever delta the call before used."""
+    image = np.zeros((2, 3), np.float32)
+    K = -np.ones((1, 1), np.float32)
+    for delta in (0.0, -0.0, 0.0, -0.0):
+        out = fastconv.filter2D(image, -1, K, delta=delta)
+        assert np.signbit(out).all() == (str(delta) == "-0.0"), delta
+        assert not np.signbit(out).any() or str(delta) == "-0.0"

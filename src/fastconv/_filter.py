@@ -1,5 +1,6 @@
 """Running a plan over an image: every channel, read and written in place through the core's strided views."""
 import functools
+import math
 
 import numpy as np
 
@@ -24,7 +25,8 @@ def filter_image(img, kernel, anchor, border, cval, out_dtype, policy, delta, ac
     if target.size:
         height, width = img.shape[1:3] if stack else img.shape[:2]
         frame = border_record(border, height, width, kernel.shape, anchor, cval)
-        plan.run(planes(img, stack), planes(target, stack), frame, output_record(out_dtype, policy, delta), threads)
+        spec = output_record(out_dtype, policy, delta, math.copysign(1.0, delta))   # -0.0 is not 0.0 here
+        plan.run(planes(img, stack), planes(target, stack), frame, spec, threads)
     if out is not None and target is not out:
         out[...] = target
         return out
@@ -46,8 +48,9 @@ def border_record(border, height, width, kshape, anchor, cval):
 
 
 @functools.lru_cache(maxsize=256)
-def output_record(out_dtype, policy, delta):
-    """The core's Output record: the policy, delta and the output dtype's limits."""
+def output_record(out_dtype, policy, delta, sign):
+    """The core's Output record: the policy, delta and the output dtype's limits (`sign`: delta's, which the
+    cache must tell apart: -0.0 == 0.0, but a zero sum plus -0.0 stays -0.0)."""
     lo, hi = limits(out_dtype)
     return _plan.Output(policy, delta, lo, hi)
 
