@@ -29,7 +29,7 @@ def check_image(image, name="image", stack=False):
     """`image` as a 2-D or 3-D array (with `stack`, 3-D or 4-D: frames first) of a core dtype that the core can
     read in place (native byte order, aligned, strides in whole elements); a copy only where a conversion or such
     a layout needs one. Never a view the core could write."""
-    if (type(image) is np.ndarray and image.dtype in _NATIVE and image.ndim - stack in (2, 3)
+    if (type(image) is np.ndarray and image.dtype in _NATIVE and image.ndim in ((3, 4) if stack else (2, 3))
             and readable_in_place(image)):
         return image        # the common case, already as the core reads it
     if isinstance(image, (str, bytes)) or image is None:
@@ -112,26 +112,32 @@ def _check_kernel(kernel, name, banks):
 def check_bank(kernels, name="K"):
     """A bank of kernels of one shape, (n, kh, kw) or a sequence of n 2-D kernels, as a finite float64 array of
     shape (n, kh, kw); None when `kernels` is not a bank (a single kernel: check_kernel judges it)."""
-    if isinstance(kernels, (str, bytes)) or kernels is None or (type(kernels) is np.ndarray and kernels.ndim != 3):
+    if not _is_bank(kernels):
         return None
+    if isinstance(kernels, (list, tuple)):
+        shapes = {np.shape(k) for k in kernels}
+        if len(shapes) > 1:
+            raise ValueError(f"{name}: the kernels of a bank must have one shape; got shapes {sorted(shapes)}")
     try:
-        if isinstance(kernels, (list, tuple)):
-            if not kernels or not all(np.ndim(k) == 2 for k in kernels):
-                return None
-            shapes = {np.shape(k) for k in kernels}
-            if len(shapes) > 1:
-                raise ValueError(f"{name}: the kernels of a bank must have one shape; got shapes {sorted(shapes)}")
-        elif np.ndim(kernels) != 3:
-            return None
         bank = np.asarray(kernels)
     except (ValueError, TypeError) as e:
-        if str(e).startswith(f"{name}:"):
-            raise
         raise TypeError(f"{name} must be a 2-D kernel or a bank of kernels of one shape (n, kh, kw); could not "
                         f"convert it: {e}") from e
     if bank.shape[0] == 0:
         raise ValueError(f"{name}: a bank must hold at least one kernel; got shape {bank.shape}")
     return np.stack([check_kernel(k, f"{name}[{i}]") for i, k in enumerate(bank)])
+
+
+def _is_bank(kernels):
+    """Whether `kernels` reads as a bank: a 3-D array, or a non-empty sequence of 2-D kernels."""
+    if isinstance(kernels, (str, bytes)) or kernels is None:
+        return False
+    try:
+        if isinstance(kernels, (list, tuple)):
+            return bool(kernels) and all(np.ndim(k) == 2 for k in kernels)
+        return np.ndim(kernels) == 3
+    except (ValueError, TypeError):     # ragged or not array-like: check_kernel says why
+        return False
 
 
 def check_threads(threads):
