@@ -12,7 +12,6 @@ Goals: >= 20x astropy's convolve at one thread, equal within float32 rounding; t
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 import warnings
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import fastconv
+from bench_runtime import interleaved      # each contender twice in its turn, the second call timed
 
 try:
     import astropy
@@ -41,22 +41,6 @@ def image_with_holes(h=1080, w=1920, fraction=0.05, seed=0):
     return image
 
 
-def timed(contenders, rounds):
-    """Median seconds of each contender; each round runs every contender in turn, twice, timing the second (the
-    first absorbs what the previous contender left behind: caches, memory handed back to the system), as
-    bench/bench.py does."""
-    times = {name: [] for name in contenders}
-    for fn in contenders.values():
-        fn()
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            fn()
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -75,7 +59,7 @@ def main(argv=None):
         if size > 7:
             contenders["astropy convolve_fft"] = lambda K=K: convolve_fft(
                 image, K, boundary="fill", fill_value=np.nan, nan_treatment="interpolate", normalize_kernel=False)
-        t = timed(contenders, args.rounds if size == 7 else max(1, args.rounds // 2))
+        t = interleaved(contenders, args.rounds if size == 7 else max(1, args.rounds // 2))
         agree = np.nanmax(np.abs(ours1() / theirs() - 1))
         for peer in [p for p in contenders if p.startswith("astropy")]:
             ratio = t[peer] / t["fastconv 1"]

@@ -127,27 +127,33 @@ except KeyboardInterrupt:
 """
 
 
-@pytest.mark.parametrize("threads", [1, 2, None])
-def test_ctrl_c_interrupts_a_long_call(threads):
-    """SIGINT a second into a call of minutes: KeyboardInterrupt comes long before the call would have ended, the
-    process filters again correctly, and `out` holds part of the result (the rest untouched)."""
+def interrupt(code, after):
+    """Run `code` in a child Python that prints "ready" before its long call; SIGINT it `after` seconds later. The
+    lines it printed, the first checked to say it was interrupted."""
     environ = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    code = INTERRUPTIBLE.replace("THREADS", repr(threads))
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=environ)
     try:
         assert child.stdout.readline().strip() == "ready"
-        time.sleep(1.0)
+        time.sleep(after)
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=TIMEOUT)
     finally:
         child.kill()
     lines = out.split("\n")
     assert lines[0].startswith("interrupted"), (out, err)
+    return lines
+
+
+@pytest.mark.parametrize("threads", [1, 2, None])
+def test_ctrl_c_interrupts_a_long_call(threads):
+    """SIGINT a second into a call of minutes: KeyboardInterrupt comes long before the call would have ended, the
+    process filters again correctly, and `out` holds part of the result (the rest untouched)."""
+    lines = interrupt(INTERRUPTIBLE.replace("THREADS", repr(threads)), after=1.0)
     # the whole call takes minutes here (6000 x 6000 float64 pixels, 3969 taps each): stopping within 10 s of the
     # signal is "long before"; the bench measures the actual latency
-    assert float(lines[0].split()[1]) < 11.0, out
-    assert lines[1] == "usable True True", out
+    assert float(lines[0].split()[1]) < 11.0, lines
+    assert lines[1] == "usable True True", lines
 
 
 def test_ctrl_c_while_waiting_for_the_budget():
@@ -337,7 +343,6 @@ def test_ctrl_c_interrupts_a_dask_computation():
     """fastconv.dask inherits it: SIGINT during a long .compute() raises KeyboardInterrupt in the main thread long
     before the computation would have ended, and the process filters again afterwards."""
     pytest.importorskip("dask")
-    environ = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     code = textwrap.dedent("""
         import time, numpy as np, dask, dask.array as da, fastconv, fastconv.dask
         image = da.random.default_rng(0).standard_normal((12000, 12000), chunks=2000)
@@ -357,16 +362,6 @@ def test_ctrl_c_interrupts_a_dask_computation():
         import os
         os._exit(0)      # the scheduler's worker threads may still be inside their current block
     """)
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=environ)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(2.0)
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=TIMEOUT)
-    finally:
-        child.kill()
-    lines = out.split("\n")
-    assert lines[0].startswith("interrupted"), (out, err)
-    assert float(lines[0].split()[1]) < 12.0, out      # the whole computation takes minutes
-    assert lines[1] == "usable True", out
+    lines = interrupt(code, after=2.0)
+    assert float(lines[0].split()[1]) < 12.0, lines    # the whole computation takes minutes
+    assert lines[1] == "usable True", lines
