@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastconv
-from fastconv import _dispatch, _plan
+from fastconv import _dispatch, _plan, _taps
 from strategies import shapes
 from twins import correlate_nan_rule
 
@@ -24,6 +24,7 @@ BORDERS = ("replicate", "reflect", "reflect101", "wrap", "constant")
 IMAGE_DTYPES = {   # the core's dtypes and some that are converted first
     "direct": ("uint8", "uint16", "int16", "float32", "float64", "int8", "float16", "int32"),
     "separable": ("uint8", "uint16", "int16", "float32", "float64", "int8"),
+    "lowrank": ("uint8", "uint16", "int16", "int8"),
     "box": ("uint8", "uint16", "int16"),
     "integer": ("uint8",),
     "fft": ("uint8", "uint16", "int16", "float32", "float64", "int8"),
@@ -49,6 +50,13 @@ def kernel_for(path, rng, kh, kw):
         else:
             v, h = rng.standard_normal(kh), rng.standard_normal(kw)
         return np.outer(v, h).astype(np.float64)
+    if path == "lowrank":   # two or three outer products, of integers where those split exactly
+        terms = int(rng.integers(2, 4))
+        if rng.random() < 0.5:
+            K = sum(np.outer(rng.integers(-3, 4, kh), rng.integers(-3, 4, kw)) for _ in range(terms))
+            if _taps.low_rank(K.astype(np.float64), integer=True):
+                return K.astype(np.float64)
+        return sum(np.outer(rng.standard_normal(kh), rng.standard_normal(kw)) for _ in range(terms))
     if path == "fft":       # non-integer taps (integer kernels on integer images promise exact sums)
         K = rng.standard_normal((kh, kw))
         K[rng.random((kh, kw)) < rng.choice([0.0, 0.5])] = 0
@@ -83,14 +91,15 @@ def cases(draw):
     path = draw(st.sampled_from(_plan.PATHS))
     h, w = draw(shapes)
     channels = draw(st.sampled_from([None, None, 1, 3]))
-    low = 2 if path == "separable" else 1
+    low = 2 if path in ("separable", "lowrank") else 1
     kh, kw = draw(st.integers(low, 12)), draw(st.integers(low, 12))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     image_dtype = draw(st.sampled_from(IMAGE_DTYPES[path]))
     image = image_of(image_dtype, rng, (h, w) if channels is None else (h, w, channels))
     K = kernel_for(path, rng, kh, kw)
     border = draw(st.sampled_from(BORDERS))
-    cvals = [0, 9, 200] if path in ("box", "integer") else [0, 9, -2.5, 1e3, np.nan, np.inf, -np.inf, 1e12]
+    cvals = ([0, 9, 200] if path in ("box", "integer") else [0, 9, -2.5, 1e3, 1e12] if path == "lowrank"
+             else [0, 9, -2.5, 1e3, np.nan, np.inf, -np.inf, 1e12])
     cval = float(draw(st.sampled_from(cvals)))
     output = draw(st.sampled_from(list(OUTPUT_DTYPES)))
     dtype = draw(st.sampled_from(OUTPUT_DTYPES[output]))

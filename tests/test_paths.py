@@ -156,7 +156,8 @@ def test_forcing_a_path_that_does_not_apply_is_refused():
     (fastconv.kernels.sharpen(), np.float32, "direct"),
     (fastconv.kernels.sobel(1, 0), np.uint16, "direct"),
     (np.full((3, 3), 200.0), np.uint8, "box"),
-    (np.arange(25.0).reshape(5, 5), np.uint8, "direct"),   # integer, but sums leave int16
+    (np.arange(25.0).reshape(5, 5), np.uint8, "lowrank"),  # integer, sums leave int16, rank 2
+    (np.arange(25.0).reshape(5, 5) ** 2 % 11 * 13, np.uint8, "direct"),   # integer, sums leave int16
     (np.random.default_rng(0).standard_normal((7, 7)), np.uint8, "direct"),
 ])
 def test_automatic_choice(K, image_dtype, path):

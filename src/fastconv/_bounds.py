@@ -70,6 +70,19 @@ def separable_bound(v, h, residual, lo, hi, u):
     return rounding + residual * np.abs(v).sum() * np.abs(h).sum() * peak
 
 
+def low_rank_bound(vs, hs, residual, lo, hi, u):
+    """Worst-case error of the low-rank path, samples in [lo, hi]: a horizontal pass with each h_k, then one
+    vertical pass summing the taps of the kh x r kernel V (column k: v_k) row-major over the r filtered rows, whose
+    magnitudes are at most sum|h_k| * the largest sample; plus the terms' own departure from the kernel
+    (`residual`: sum |K - sum_k outer(v_k, h_k)| over the taps, per unit sample)."""
+    peak = max(abs(lo), abs(hi))
+    tops = np.array([np.abs(h).sum() * peak for h in hs])
+    columns = np.stack(vs, axis=1)
+    scaled = (columns * tops)[columns != 0]         # row-major, as the vertical pass sums them
+    horizontal = sum(np.abs(v).sum() * sum_bound(h[h != 0], lo, hi, u) for v, h in zip(vs, hs))
+    return horizontal + chunked_bound(scaled, -1.0, 1.0, u) + residual * peak
+
+
 def fft_bound(kernel, n, peak, u):
     """Worst-case error of one output of the FFT path on n x n tiles whose samples are within +-`peak`.
 

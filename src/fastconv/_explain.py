@@ -52,7 +52,7 @@ def explain(image, K, *, border="replicate", cval=0.0, output=None, dtype=None, 
     Returns
     -------
     Explanation
-        ``path`` ('direct', 'integer', 'separable', 'box' or 'fft'), ``accumulator`` (the sums' type),
+        ``path`` ('direct', 'integer', 'separable', 'lowrank', 'box' or 'fft'), ``accumulator`` (the sums' type),
         ``threads`` (the most the call may use; fewer while other calls hold the budget), ``pieces`` (per
         plane, a channel or a frame: the threads claim the pieces of all planes as they come), ``fft_tile``
         (the FFT path's tile side, else None),

@@ -5,6 +5,9 @@
   cannot leave int16 (the tutorial's sharpen, Laplacian, Sobel, emboss): twice the lanes of float32, exact.
 - ``separable``: kernels within rounding of an outer product ``outer(v, h)`` (Gaussians, also built in float32),
   a horizontal then a vertical 1-D pass: kh + kw taps per pixel instead of kh * kw.
+- ``lowrank``: kernels within the bound of a sum of two or three outer products (a Laplacian of Gaussian, a
+  difference of Gaussians, a Gabor kernel): one horizontal pass per term, one vertical pass over all of them, on
+  integer images (a float image's NaN and inf would spread through the terms' taps, not the kernel's).
 - ``box``: kernels whose taps are all equal, on integer images: exact integer sums, O(1) per pixel.
 - ``fft``: large dense kernels, by overlap-save on small square tiles; never integer-valued kernels on integer
   images (the other paths sum those exactly). Tiles whose samples the transform cannot be trusted with (not
@@ -26,13 +29,13 @@ from typing import NamedTuple
 import numpy as np
 
 from fastconv import _dispatch, _runtime, _schedule
-from fastconv._bounds import EPSILON, UNIT, chunked_bound, fft_bound, separable_bound
+from fastconv._bounds import EPSILON, UNIT, chunked_bound, fft_bound, low_rank_bound, separable_bound
 from fastconv._cache import ByteCache
 from fastconv._output import POLICY_RAW, POLICY_ROUND
 from fastconv._schedule import ceil_div
-from fastconv._taps import direct_taps, fft_spectrum, mean_reciprocal, rank1, row_taps, separable_taps
+from fastconv._taps import direct_taps, fft_spectrum, low_rank, mean_reciprocal, rank1, row_taps, separable_taps
 
-PATHS = ("direct", "separable", "box", "integer", "fft")
+PATHS = ("direct", "separable", "lowrank", "box", "integer", "fft")
 _INT_IMAGES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16))
 _F32_MAX = float(np.finfo(np.float32).max)
 _F32_TINY = float(np.finfo(np.float32).smallest_normal)
@@ -59,6 +62,9 @@ _INT16_ROOM = 32767 - 255
 DIRECT_NS_PER_TAP = {4: 0.019, 8: 0.037}
 FFT_NS_PER_UNIT = {4: 0.065, 8: 0.12}
 FFT_NS_PER_PIXEL = {4: 0.8, 8: 0.85}
+
+#: The low-rank path's cost per term beyond its taps, in taps: its ring row's store and reload.
+LOW_RANK_TAPS_PER_TERM = 3
 
 #: Bytes of plans kept for reuse (their taps, factors and spectra), least recently used dropped first.
 PLAN_CACHE_BYTES = 32 * 2**20
@@ -178,9 +184,11 @@ class Plan:
     def _accumulator(self, bound):
         """The cheapest accumulator (float32, else float64) that keeps the documented bound, given `bound(u)`:
         (error for integer outputs of integer images, coefficient for float outputs) in unit round-off u. None if
-        neither does. `accumulate` overrides."""
+        neither does. `accumulate` overrides the rounding, not a path's own departure from the kernel (its
+        bound at u = 0: the separable and low-rank paths' factors)."""
         if self.accumulate is not None:
-            return self.accumulate
+            absolute, coefficient = bound(0.0)
+            return self.accumulate if self._integer_fits(absolute) and self._float_fits(coefficient) else None
         if self.image_dtype == np.float64 or (not self.integer_output and self.out_dtype.itemsize == 8):
             candidates = (np.dtype(np.float64),)
         else:
@@ -269,9 +277,36 @@ class Plan:
         if acc is None:
             return f"its factors are {residual:.2g} from the kernel (relative): beyond the bound"
         cost = (np.count_nonzero(v) + np.count_nonzero(h) + 3) * DIRECT_NS_PER_TAP[acc.itemsize]
-        horizontal, vertical = separable_taps(v, h, acc)
+        horizontal, vertical = separable_taps([v], [h], acc)
         return {"acc": acc, "cost": cost, "records": (horizontal, vertical), "bound": bound(UNIT[acc.itemsize]),
-                "factors": (v, h)}
+                "factors": ([v], [h])}
+
+    def _lowrank(self):
+        if not self.integer_image or not math.isfinite(self.cval):
+            return "needs an integer image and a finite border value (a float image's NaN and inf would spread " \
+                   "through the terms' taps, not the kernel's)"
+        exact = self.int_kernel and self.integer_output
+        splits = low_rank(self.kernel, integer=True) if self.int_kernel else []
+        if not splits and not exact:
+            splits = low_rank(self.kernel, integer=False)
+        if not splits:
+            return "no exact split into 2 or 3 integer terms" if exact else "not a sum of 2 or 3 outer products"
+        for vs, hs, residual in splits:
+            def bound(u, vs=vs, hs=hs, residual=residual):
+                return (low_rank_bound(vs, hs, residual, -self.peak, self.peak, u),
+                        low_rank_bound(vs, hs, residual, -1.0, 1.0, u))
+
+            acc = self._accumulator(bound)
+            if acc is not None:
+                break
+        else:
+            return f"its {len(splits[-1][0])} terms are {splits[-1][2] / max(self.l1, 1e-300):.2g} from the " \
+                   f"kernel (relative to sum|K|): beyond the bound"
+        taps = sum(np.count_nonzero(h) for h in hs) + sum(np.count_nonzero(v) for v in vs)
+        cost = (taps + LOW_RANK_TAPS_PER_TERM * len(vs)) * DIRECT_NS_PER_TAP[acc.itemsize]
+        horizontal, vertical = separable_taps(vs, hs, acc)
+        return {"acc": acc, "cost": cost, "records": (horizontal, vertical), "bound": bound(UNIT[acc.itemsize]),
+                "factors": (vs, hs)}
 
     def _fft(self):
         kh, kw = self.kernel.shape
@@ -343,11 +378,13 @@ class Plan:
         if path == "fft" and _forced != "fft" and self._fft_wastes(shape):
             path, option = "direct", self.fallback
         records = option["records"]
-        paired = path == "separable" or (path in ("direct", "integer") and records[0].paired)
+        paired = path in ("separable", "lowrank") or (path in ("direct", "integer") and records[0].paired)
         schedule = _schedule.schedule(path, shape, self.kernel.shape, option["acc"],
                                       shape[0] * shape[1] * self._taps_per_pixel(path, option), threads,
-                                      paired=paired, rows_first=path == "box" and records[0][5], planes=planes)
+                                      paired=paired, rows_first=path == "box" and records[0][5], planes=planes,
+                                      terms=len(records[0]) if path in ("separable", "lowrank") else 1)
         function = {"direct": "correlate", "integer": "correlate", "separable": "correlate_separable",
+                    "lowrank": "correlate_separable",
                     "box": "box_filter", "fft": "correlate_fft"}[path]
         return Run(path, option["acc"], function, records, schedule)
 
@@ -362,9 +399,9 @@ class Plan:
             return 4
         if path == "fft":
             return 64
-        if path == "separable":
-            v, h = option["factors"]
-            return int(np.count_nonzero(v) + np.count_nonzero(h))
+        if path in ("separable", "lowrank"):
+            vs, hs = option["factors"]
+            return int(sum(np.count_nonzero(v) + np.count_nonzero(h) for v, h in zip(vs, hs)))
         return max(1, self.nonzero // 2) if path == "integer" else max(1, self.nonzero)
 
     def _fft_wastes(self, shape):

@@ -57,11 +57,12 @@ def settings():
             BOX_RING_BYTES, BOX_ROW_OVERHEAD)
 
 
-def schedule(path, shape, kshape, acc, work, threads, paired, rows_first, planes=1):
+def schedule(path, shape, kshape, acc, work, threads, paired, rows_first, planes=1, terms=1):
     """The Schedule of a call on `path` over `planes` planes of `shape` (channels, frames) with a kernel of
     `kshape`, `work` multiply-adds per plane, at most `threads` threads (-1: the budget); `paired`: rows go in
-    pairs; `rows_first`: the box path's uint8 variant. Each plane gets its share of the call's pieces (at least
-    one: many small planes are pieces enough)."""
+    pairs; `rows_first`: the box path's uint8 variant; `terms`: the separable and low-rank paths' outer
+    products. Each plane gets its share of the call's pieces (at least one: many small planes are pieces
+    enough)."""
     h, w = shape
     kh, kw = kshape
     if not h or not w:
@@ -75,8 +76,8 @@ def schedule(path, shape, kshape, acc, work, threads, paired, rows_first, planes
     if path in ("direct", "integer"):
         strip = direct_strip(w, kh, kw, acc)
         return Schedule(threads, band(h, w, strip, work, threads, paired=paired, planes=planes), strip)
-    if path == "separable":
-        strip = separable_strip(w, kh, acc)
+    if path in ("separable", "lowrank"):
+        strip = separable_strip(w, kh, acc, terms)
         return Schedule(threads, band(h, w, strip, work, threads, paired=True, planes=planes), strip)
     if path == "box":
         if rows_first:
@@ -135,9 +136,9 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
-def separable_strip(width, kh, acc):
-    """Output columns per strip of the separable path (its ring holds kh + 1 filtered rows)."""
-    return _strip(width, kh + 1, np.dtype(acc).itemsize, 0, SEPARABLE_RING_BYTES)
+def separable_strip(width, kh, acc, terms=1):
+    """Output columns per strip of the separable and low-rank paths (kh + 1 filtered rows for each of `terms`)."""
+    return _strip(width, terms * (kh + 1), np.dtype(acc).itemsize, 0, SEPARABLE_RING_BYTES)
 
 
 def direct_strip(width, kh, kw, acc):

@@ -111,12 +111,90 @@ def rank1(kernel):
     return v, h, residual
 
 
-def separable_taps(v, h, acc):
-    """The separable path's records: h's non-zero entries (indices, values, kw) and v's direct taps."""
-    index = np.flatnonzero(h).astype(np.int64)
-    horizontal = (index, np.ascontiguousarray(h[index], dtype=acc), h.size)
-    vertical = direct_taps(v.reshape(-1, 1), acc, paired=np.count_nonzero(v) >= SEPARABLE_PAIR_FROM_TAPS)
-    return horizontal, vertical
+def separable_taps(vs, hs, acc):
+    """The separable and low-rank paths' records for the kernel sum over k of outer(vs[k], hs[k]): each h_k's
+    non-zero entries (indices, values, kw), and the direct taps of the kh x r kernel whose column k is v_k."""
+    horizontal = []
+    for h in hs:
+        index = np.flatnonzero(h).astype(np.int64)
+        horizontal.append((index, np.ascontiguousarray(h[index], dtype=acc), h.size))
+    columns = np.stack(vs, axis=1)
+    vertical = direct_taps(columns, acc, paired=np.count_nonzero(columns) >= SEPARABLE_PAIR_FROM_TAPS)
+    return tuple(horizontal), vertical
+
+
+#: Most terms the low-rank path sums, and the largest integer taps it splits exactly.
+MAX_TERMS = 3
+_INTEGER_SPLIT_REACH = 2**20
+
+#: The longest kernel side the low-rank path looks at: finding a split grows with the cube of the side (an SVD
+#: of a 256 x 256 kernel takes some tens of milliseconds, of 4096 x 4096 about a minute).
+LOW_RANK_SIDE = 256
+
+
+def low_rank(kernel, integer):
+    """Ways to write `kernel` as a sum of 2 or 3 outer products, fewest terms first: a list of (vs, hs, residual),
+    `residual` bounding sum |K - sum_k outer(v_k, h_k)| over the taps (per unit sample).
+
+    `integer`: only exact splits into integer factors (integer-valued kernels on integer images stay exact),
+    found by cross (skeleton) elimination: a pivot tap p = R[i, j] of what is left, R, gives the term
+    outer(R[:, j], R[i, :]) / p, which leaves row i and column j at zero and the rank one lower; a pivot is taken
+    only where the term's factors can be integers. Otherwise the singular value decomposition's leading terms."""
+    if min(kernel.shape) < 2 or max(kernel.shape) > LOW_RANK_SIDE or not np.isfinite(kernel).all():
+        return []
+    if integer:
+        terms = _integer_terms(kernel)
+        return [terms] if terms is not None and len(terms[0]) >= 2 else []
+    u, s, vt = np.linalg.svd(kernel)
+    found = []
+    for r in range(2, min(MAX_TERMS, *kernel.shape) + 1):
+        root = np.sqrt(s[:r])
+        if s[r - 1] == 0:       # rank below r: the fewer terms already found (rank 1: the separable path's)
+            break
+        vs = [u[:, k] * root[k] for k in range(r)]
+        hs = [vt[k] * root[k] for k in range(r)]
+        product = sum(np.outer(v, h) for v, h in zip(vs, hs))
+        size = sum(np.outer(np.abs(v), np.abs(h)) for v, h in zip(vs, hs))
+        # |K - product| as computed, plus the rounding of computing it (r products and r + 1 sums per tap)
+        residual = float(np.abs(kernel - product).sum() + 2.0 ** -50 * (r + 2) * (size.sum() + np.abs(kernel).sum()))
+        found.append((vs, hs, residual))
+    return found
+
+
+def _integer_terms(kernel):
+    """An exact split of an integer-valued kernel into at most MAX_TERMS outer products of integer vectors,
+    (vs, hs, 0.0), or None."""
+    if np.abs(kernel).max() >= _INTEGER_SPLIT_REACH:
+        return None
+    rest = kernel.astype(np.int64)
+    vs, hs = [], []
+    while rest.any():
+        if len(vs) == MAX_TERMS:
+            return None
+        term = _integer_pivot(rest)
+        if term is None:
+            return None
+        v, h = term
+        rest = rest - np.outer(v, h)
+        vs.append(v.astype(np.float64))
+        hs.append(h.astype(np.float64))
+    return vs, hs, 0.0
+
+
+def _integer_pivot(rest):
+    """Integer (v, h) with outer(v, h) = outer(rest[:, j], rest[i, :]) / rest[i, j] for some pivot (i, j),
+    smallest pivots first; None if no pivot gives integer factors."""
+    rows, cols = np.nonzero(rest)
+    for t in np.argsort(np.abs(rest[rows, cols]), kind="stable"):
+        i, j = rows[t], cols[t]
+        p, column, row = int(rest[i, j]), rest[:, j], rest[i, :]
+        g = int(np.gcd.reduce(column))
+        if (row * g % p == 0).all():
+            return column // g, row * g // p
+        g = int(np.gcd.reduce(row))
+        if (column * g % p == 0).all():
+            return column * g // p, row // g
+    return None
 
 
 def fft_spectrum(kernel, n, acc):
