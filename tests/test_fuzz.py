@@ -98,7 +98,7 @@ def cases(draw):
     image = image_of(image_dtype, rng, (h, w) if channels is None else (h, w, channels))
     K = kernel_for(path, rng, kh, kw)
     border = draw(st.sampled_from(BORDERS))
-    cvals = ([0, 9, 200] if path in ("box", "integer") else [0, 9, -2.5, 1e3, 1e12] if path == "lowrank"
+    cvals = ([0, 9, 200] if path in ("box", "integer") else [0, 9, -2.5, 1e3] if path == "lowrank"
              else [0, 9, -2.5, 1e3, np.nan, np.inf, -np.inf, 1e12])
     cval = float(draw(st.sampled_from(cvals)))
     output = draw(st.sampled_from(list(OUTPUT_DTYPES)))

@@ -429,8 +429,8 @@ def test_box_rows_first_for_uint8_equals_the_column_sums(kshape, variant, monkey
              for output in ("floor", "round", "float") for cval in (0.0, 200.0)]
     rows_first = [run("box", image, K, border=b, output=o, cval=c, threads=2) for K, b, o, c in cases]
     monkeypatch.setattr(_plan, "BOX_ROWS_FIRST", False)
-    _plan._plans.clear()        # plans hold the choice
-    request.addfinalizer(_plan._plans.clear)
+    _plan.clear()        # plans hold the choice
+    request.addfinalizer(_plan.clear)
     columns_first = [run("box", image, K, border=b, output=o, cval=c, threads=2) for K, b, o, c in cases]
     for a, b, case in zip(rows_first, columns_first, cases):
         np.testing.assert_array_equal(a, b, err_msg=str(case[1:]))

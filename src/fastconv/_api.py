@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fastconv import _masked, _plan
+from fastconv import _dispatch, _masked, _plan, _runtime, _schedule
 from fastconv._filter import filter_image
 from fastconv._border import check_border
 from fastconv._checks import (
@@ -120,6 +120,18 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     >>> fastconv.convolve(image, [[1, 2]], output="float", flip=True)[1]
     array([ 90., 180.,   0.], dtype=float32)
     """
+    key = None
+    if (type(image) is np.ndarray and type(K) is np.ndarray and out is None and mask is None and dtype is None
+            and anchor is None and flip is False and accumulate is None and stack is False and preserve_nan is False
+            and type(border) is str and border == "replicate" and type(cval) is float and cval == 0.0
+            and type(nan_policy) is str and nan_policy == "propagate"):
+        key = fast_key(image, K, output, threads)
+        if key is not None:
+            known = _plan.fast_calls.get(key)
+            if known is not None:
+                result = np.empty(image.shape, known[1])
+                known[0].run(image, result)
+                return result
     nan_policy = check_nan_policy(nan_policy)
     stack = check_flag(stack, "stack")
     if nan_policy == "omit":
@@ -152,7 +164,26 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
         out[...] = result
         return out
     return filter_image(call.img, call.kernel, call.anchor, call.border, call.cval, call.out_dtype, call.policy,
-                        0.0, call.accumulate, call.threads, out, stack)
+                        0.0, call.accumulate, call.threads, out, stack, fast_key=key if call.img is image else None)
+
+
+#: Kernels of up to this many taps, on 2-D images of up to this many rows plus columns, may take the fast path
+#: (beyond them a call's checks are a vanishing part of it).
+FAST_KERNEL_TAPS = 1024
+FAST_SIDES = 4096
+
+
+def fast_key(image, K, output, threads):
+    """The key of a call with default options but `output` and `threads` in fastconv._plan.fast_calls: whatever
+    the full path's checks and choices depend on (the kernel's dtype, shape and bytes; the image's dtype, shape
+    and strides, aligned; the budget, the core variant, a forced path, the schedule's settings); None where the
+    fast path does not apply."""
+    if (image.ndim != 2 or K.ndim != 2 or K.size > FAST_KERNEL_TAPS or sum(image.shape) > FAST_SIDES
+            or not image.flags.aligned
+            or not (output is None or type(output) is str) or not (threads is None or type(threads) is int)):
+        return None
+    return (K.dtype, K.shape, K.tobytes(), image.dtype, image.shape, image.strides, output, threads,
+            _runtime.budget(), _dispatch.core(), _plan._forced, _schedule.settings())
 
 
 def _omit(call, mask, preserve_nan, out):

@@ -161,16 +161,21 @@ cdef void _box_piece(void* ctx, Py_ssize_t piece, void* scratch) noexcept nogil:
 
 
 def box_filter(src, out, box, border, output, schedule):
+    """prepare_box(...).run(src, out)."""
+    prepare_box(src, out, box, border, output, schedule).run(src, out)
+
+
+def prepare_box(src, out, box, border, output, schedule):
     """Box path: out = policy(S / scale + delta) if `divide` else policy(S * scale + delta), S the exact integer
     sum of the kh x kw window (|S| within int32, an integer `cval`: the caller checks). `box` is
     (kh, kw, scale, divide, float64, rows_first): the scale's arithmetic in float64, else float32 (where it gives
     the same); rows first (uint8 images only, with kw * 255 within uint16 and 0 <= cval <= 255: the caller
-    checks) in strips of `schedule`'s columns, else column sums first in bands of whole rows."""
+    checks) in strips of `schedule`'s columns, else column sums first in bands of whole rows. Returns the job,
+    Prepared for arrays shaped as `src` and `out`."""
     cdef list keep = []
     cdef _View vs = _View(src, False)
     cdef _View vo = _View(out, True)
     cdef BoxJob job
-    cdef Planes pl = _planes(vs, vo)
     job.src = vs.plane()
     job.out = vo.plane()
     job.border = _border(border, keep)
@@ -190,5 +195,7 @@ def box_filter(src, out, box, border, output, schedule):
         job.strip = job.out.w
         scratch = 5 * _round_up(job.out.w + job.kw - 1, 16) * sizeof(int32_t)
     job.nstrips = (job.out.w + job.strip - 1) // job.strip
-    with nogil:
-        run_planes(_box_piece, &job, sizeof(job), &job.src, &job.out, &pl, job.nbands * job.nstrips, nthreads, scratch)
+    cdef Prepared prepared = Prepared.__new__(Prepared)
+    prepared._set(_box_piece, &job, sizeof(job), &job.src, &job.out, job.nbands * job.nstrips, nthreads, scratch,
+                  vs, vo, keep)
+    return prepared

@@ -11,6 +11,7 @@
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS, PyBUF_RECORDS_RO
 from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 
 from fastconv._runtime cimport run_pieces, piece_fn
@@ -239,6 +240,68 @@ cdef int run_planes(piece_fn fn, void* job, size_t size, const Plane* src, const
     r.per = per
     r.pl = pl[0]
     return run_pieces(_plane_piece, &r, n * per, nthreads, r.room + scratch)
+
+
+DEF FC_JOB_BYTES = 1024       # the largest job a Prepared holds (the paths' jobs are a few hundred bytes)
+
+
+cdef class Prepared:
+    """A path's job built once from its records (held here) for images of one plane shape and element kind, and
+    run on any number of (image, output) pairs of that shape: a call's records are read once, not per call.
+
+    `run(src, out)` filters `src` into `out`, arrays of the prepared shape and kinds, any strides (as the path's
+    entry point takes them). Safe to run from several threads at once: each run copies the job."""
+    cdef char* job
+    cdef size_t size, at_src, at_out, scratch
+    cdef piece_fn fn
+    cdef Py_ssize_t per, h, w, n0, n1
+    cdef int nthreads, src_kind, out_kind, nd
+    cdef list keep
+
+    def __dealloc__(self):
+        free(self.job)
+
+    cdef int _set(self, piece_fn fn, const void* job, size_t size, const Plane* src, const Plane* out,
+                  Py_ssize_t per, int nthreads, size_t scratch, _View vs, _View vo, list keep) except -1:
+        """Take the path's job (its records' buffers held by `keep`) for arrays shaped as `vs` and `vo`."""
+        if size > FC_JOB_BYTES:
+            raise ValueError(f"fastconv core: a job of {size} bytes is beyond FC_JOB_BYTES")
+        self.job = <char*>malloc(size)
+        if self.job == NULL:
+            raise MemoryError()
+        memcpy(self.job, job, size)
+        self.size = size
+        self.at_src = <size_t>(<const char*>src - <const char*>job)
+        self.at_out = <size_t>(<const char*>out - <const char*>job)
+        self.fn = fn
+        self.per = per
+        self.nthreads = nthreads
+        self.scratch = scratch
+        self.keep = keep
+        cdef Planes pl = _planes(vs, vo)
+        cdef Plane p = vs.plane()
+        self.h, self.w, self.n0, self.n1, self.nd = p.h, p.w, pl.n0, pl.n1, vs.buf.ndim
+        self.src_kind, self.out_kind = vs.kind, vo.kind
+        return 0
+
+    cdef int _run(self, _View vs, _View vo) except -1:
+        cdef char local[FC_JOB_BYTES]
+        cdef Planes pl = _planes(vs, vo)
+        cdef Plane ps = vs.plane(), po = vo.plane()
+        if (ps.h != self.h or ps.w != self.w or pl.n0 != self.n0 or pl.n1 != self.n1 or vs.buf.ndim != self.nd
+                or vs.kind != self.src_kind or vo.kind != self.out_kind):
+            raise ValueError("fastconv core: the arrays are not of the shape and kinds the job was prepared for")
+        memcpy(local, self.job, self.size)
+        (<Plane*>(local + self.at_src))[0] = ps
+        (<Plane*>(local + self.at_out))[0] = po
+        with nogil:
+            run_planes(self.fn, local, self.size, <Plane*>(local + self.at_src), <Plane*>(local + self.at_out), &pl,
+                       self.per, self.nthreads, self.scratch)
+        return 0
+
+    def run(self, src, out):
+        """Filter `src` into `out` (arrays of the prepared shape and kinds, any strides)."""
+        self._run(_View(src, False), _View(out, True))
 
 
 cdef const int64_t* _index(obj, list keep) except? NULL:

@@ -261,6 +261,11 @@ cdef inline size_t _itemsize(int kind) noexcept nogil:
 
 
 def correlate(src, out, taps, border, output, schedule):
+    """prepare_correlate(...).run(src, out)."""
+    prepare_correlate(src, out, taps, border, output, schedule).run(src, out)
+
+
+def prepare_correlate(src, out, taps, border, output, schedule):
     """Direct path: out = policy(sum of the kernel's non-zero taps + delta), in the coefficients' type (float32,
     float64, or int16 for uint8 images whose integer sums, delta and cval stay within int16: the caller checks).
 
@@ -269,13 +274,12 @@ def correlate(src, out, taps, border, output, schedule):
     fastconv._taps.direct_taps makes them; `border` (row map of H + kh - 1 entries, column map of W + kw - 1,
     anchor column, cval); `output` (policy, delta, lo, hi); `schedule` (threads, band rows, strip columns): each
     plane is cut into bands x strips
-    pieces, claimed by the threads as they come.
+    pieces, claimed by the threads as they come. Returns the job, Prepared for arrays shaped as `src` and `out`.
     """
     cdef list keep = []
     cdef _View vs = _View(src, False)
     cdef _View vo = _View(out, True)
     cdef DirectJob job
-    cdef Planes pl = _planes(vs, vo)
     job.src = vs.plane()
     job.out = vo.plane()
     job.border = _border(border, keep)
@@ -291,5 +295,7 @@ def correlate(src, out, taps, border, output, schedule):
     cdef size_t itemsize = _itemsize(job.acc)
     cdef size_t scratch = _direct_scratch(&job.taps, job.spw, job.acc, itemsize)
     job.ring_bytes = _round_up((job.taps.kh + 1) * job.spw + _block2(job.acc) + 64, 8) * itemsize
-    with nogil:
-        run_planes(_direct_piece, &job, sizeof(job), &job.src, &job.out, &pl, job.nbands * job.nstrips, nthreads, scratch)
+    cdef Prepared prepared = Prepared.__new__(Prepared)
+    prepared._set(_direct_piece, &job, sizeof(job), &job.src, &job.out, job.nbands * job.nstrips, nthreads, scratch,
+                  vs, vo, keep)
+    return prepared

@@ -106,10 +106,16 @@ cdef void _separable_piece(void* ctx, Py_ssize_t piece, void* scratch) noexcept 
 
 
 def correlate_separable(src, out, h, vtaps, border, output, schedule):
+    """prepare_separable(...).run(src, out)."""
+    prepare_separable(src, out, h, vtaps, border, output, schedule).run(src, out)
+
+
+def prepare_separable(src, out, h, vtaps, border, output, schedule):
     """Separable and low-rank paths for a kernel sum over k of outer(v_k, h_k), k < r <= 3: `h` is a tuple of r
     records (indices, values, kw): h_k's non-zero entries (values in the accumulator's type, float32 or float64)
     and its length; `vtaps` are the direct taps of the kh x r kernel whose column k is v_k
-    (fastconv._taps.direct_taps); `border`, `output` and `schedule` as for `correlate`."""
+    (fastconv._taps.direct_taps); `border`, `output` and `schedule` as for `correlate`. Returns the job, Prepared
+    for arrays shaped as `src` and `out`."""
     cdef list keep = []
     cdef _View vs = _View(src, False)
     cdef _View vo = _View(out, True)
@@ -118,7 +124,6 @@ def correlate_separable(src, out, h, vtaps, border, output, schedule):
     cdef Py_ssize_t k
     if not 1 <= len(h) <= FC_MAX_TERMS:
         raise ValueError(f"h must hold 1 to {FC_MAX_TERMS} terms; got {len(h)}")
-    cdef Planes pl = _planes(vs, vo)
     job.src = vs.plane()
     job.out = vo.plane()
     job.border = _border(border, keep)
@@ -149,5 +154,7 @@ def correlate_separable(src, out, h, vtaps, border, output, schedule):
     job.padded_bytes = _round_up(job.strip + job.kw - 1 + B + 16, 16) * itemsize
     job.ring_bytes = _round_up(job.nterms * (job.vtaps.kh + 1) * job.rs + _block2(job.acc) + 64, 8) * itemsize
     cdef size_t scratch = job.padded_bytes + job.ring_bytes + (job.vtaps.n + 1) * sizeof(void*)
-    with nogil:
-        run_planes(_separable_piece, &job, sizeof(job), &job.src, &job.out, &pl, job.nbands * job.nstrips, nthreads, scratch)
+    cdef Prepared prepared = Prepared.__new__(Prepared)
+    prepared._set(_separable_piece, &job, sizeof(job), &job.src, &job.out, job.nbands * job.nstrips, nthreads,
+                  scratch, vs, vo, keep)
+    return prepared

@@ -10,13 +10,14 @@ from fastconv._checks import readable_in_place
 
 
 def filter_image(img, kernel, anchor, border, cval, out_dtype, policy, delta, accumulate, threads, out,
-                 stack=False):
+                 stack=False, fast_key=None):
     """Correlate every channel (and with `stack`, every frame of the first axis) of the checked image `img` into
     `out` (or a new array) and return it.
 
     The core reads the image in place and writes straight into `out` (channels and frames as planes of strided
     views, all in one call), unless `out` overlaps the image or cannot be written through its strides: then into
-    a new array, copied in.
+    a new array, copied in. `fast_key`: remember the core's prepared job for later calls with that key
+    (fastconv._api's fast path), when it wrote a new array.
     """
     plan = _plan.plan(kernel, img.dtype, border, cval, out_dtype, policy, delta, accumulate)
     target = out
@@ -26,7 +27,9 @@ def filter_image(img, kernel, anchor, border, cval, out_dtype, policy, delta, ac
         height, width = img.shape[1:3] if stack else img.shape[:2]
         frame = border_record(border, height, width, kernel.shape, anchor, cval)
         spec = output_record(out_dtype, policy, delta, math.copysign(1.0, delta))   # -0.0 is not 0.0 here
-        plan.run(planes(img, stack), planes(target, stack), frame, spec, threads)
+        prepared = plan.run(planes(img, stack), planes(target, stack), frame, spec, threads)
+        if fast_key is not None and prepared is not None and out is None:
+            _plan.remember(fast_key, prepared, out_dtype)
     if out is not None and target is not out:
         out[...] = target
         return out

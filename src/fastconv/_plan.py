@@ -300,8 +300,8 @@ class Plan:
             if acc is not None:
                 break
         else:
-            return f"its {len(splits[-1][0])} terms are {splits[-1][2] / max(self.l1, 1e-300):.2g} from the " \
-                   f"kernel (relative to sum|K|): beyond the bound"
+            return f"the error bound of its {len(splits[-1][0])} terms (their departure from the kernel: " \
+                   f"{splits[-1][2] / max(self.l1, 1e-300):.2g} of sum|K|; and their rounding) is beyond the bound"
         taps = sum(np.count_nonzero(h) for h in hs) + sum(np.count_nonzero(v) for v in vs)
         cost = (taps + LOW_RANK_TAPS_PER_TERM * len(vs)) * DIRECT_NS_PER_TAP[acc.itemsize]
         horizontal, vertical = separable_taps(vs, hs, acc)
@@ -383,15 +383,21 @@ class Plan:
                                       shape[0] * shape[1] * self._taps_per_pixel(path, option), threads,
                                       paired=paired, rows_first=path == "box" and records[0][5], planes=planes,
                                       terms=len(records[0]) if path in ("separable", "lowrank") else 1)
-        function = {"direct": "correlate", "integer": "correlate", "separable": "correlate_separable",
-                    "lowrank": "correlate_separable",
-                    "box": "box_filter", "fft": "correlate_fft"}[path]
+        function = {"direct": "prepare_correlate", "integer": "prepare_correlate",
+                    "separable": "prepare_separable", "lowrank": "prepare_separable", "box": "prepare_box",
+                    "fft": "correlate_fft"}[path]
         return Run(path, option["acc"], function, records, schedule)
 
     def run(self, src, out, border, output, threads):
-        """Filter `src` into `out` (same shape, any strides): (H, W), or planes (P, H, W) or (P0, P1, H, W)."""
+        """Filter `src` into `out` (same shape, any strides): (H, W), or planes (P, H, W) or (P0, P1, H, W).
+        Returns the core's job, prepared for arrays of this shape and kind (None on the FFT path)."""
         run = self.resolve(src.shape[-2:], threads, math.prod(src.shape[:-2]))
-        getattr(_dispatch.core(), run.function)(src, out, *run.records, border, output, run.schedule)
+        if run.path == "fft":
+            _dispatch.core().correlate_fft(src, out, *run.records, border, output, run.schedule)
+            return None
+        prepared = getattr(_dispatch.core(), run.function)(src, out, *run.records, border, output, run.schedule)
+        prepared.run(src, out)
+        return prepared
 
     def _taps_per_pixel(self, path, option):
         """Multiply-adds per output pixel on `path`, roughly (the integer path's int16 lanes count half)."""
@@ -460,6 +466,25 @@ def _fft_ns_per_pixel(n, kh, kw, itemsize):
 
 
 _plans = ByteCache(PLAN_CACHE_BYTES)
+
+#: Prepared jobs of calls whose every argument the full path has checked (fastconv._api's fast path): a key of
+#: those arguments -> (the core's Prepared job, the output dtype). At most FAST_CALLS entries, then emptied; each
+#: holds its taps and border maps (for images of at most fastconv._api.FAST_SIDES rows plus columns).
+fast_calls = {}
+FAST_CALLS = 64
+
+
+def remember(key, prepared, out_dtype):
+    """Keep `prepared` for calls with `key` (fastconv._api.fast_key)."""
+    if len(fast_calls) >= FAST_CALLS:
+        fast_calls.clear()
+    fast_calls[key] = (prepared, out_dtype)
+
+
+def clear():
+    """Forget every plan and prepared call (after changing what a plan decides, e.g. BOX_ROWS_FIRST)."""
+    _plans.clear()
+    fast_calls.clear()
 
 
 def plan(kernel, image_dtype, border, cval, out_dtype, policy, delta=0.0, accumulate=None):

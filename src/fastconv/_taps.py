@@ -163,38 +163,50 @@ def low_rank(kernel, integer):
 
 def _integer_terms(kernel):
     """An exact split of an integer-valued kernel into at most MAX_TERMS outer products of integer vectors,
-    (vs, hs, 0.0), or None."""
-    if np.abs(kernel).max() >= _INTEGER_SPLIT_REACH:
+    (vs, hs, 0.0), or None. Each term lowers the rank by one, so a kernel of rank r gets r terms; where one
+    pivot's remainder has no integer split, other pivots are tried (a few hundred in all)."""
+    if np.abs(kernel).max() >= _INTEGER_SPLIT_REACH or np.linalg.matrix_rank(kernel) > MAX_TERMS:
         return None
-    rest = kernel.astype(np.int64)
-    vs, hs = [], []
-    while rest.any():
-        if len(vs) == MAX_TERMS:
-            return None
-        term = _integer_pivot(rest)
-        if term is None:
-            return None
-        v, h = term
-        rest = rest - np.outer(v, h)
-        vs.append(v.astype(np.float64))
-        hs.append(h.astype(np.float64))
-    return vs, hs, 0.0
+    terms = _integer_split(kernel.astype(np.int64), [_INTEGER_SPLIT_TRIES])
+    if terms is None:
+        return None
+    return [v.astype(np.float64) for v, h in terms], [h.astype(np.float64) for v, h in terms], 0.0
 
 
-def _integer_pivot(rest):
-    """Integer (v, h) with outer(v, h) = outer(rest[:, j], rest[i, :]) / rest[i, j] for some pivot (i, j),
-    smallest pivots first; None if no pivot gives integer factors."""
+_INTEGER_SPLIT_TRIES = 500
+
+
+def _integer_split(rest, tries):
+    """Integer terms (v, h) summing to `rest`, at most MAX_TERMS, or None; `tries[0]` pivots may still be
+    tried."""
+    if not rest.any():
+        return []
+    if np.linalg.matrix_rank(rest) > MAX_TERMS:
+        return None
+    for v, h in _integer_pivots(rest):
+        tries[0] -= 1
+        if tries[0] < 0:
+            return None
+        more = _integer_split(rest - np.outer(v, h), tries)
+        if more is not None and len(more) < MAX_TERMS:
+            return [(v, h)] + more
+    return None
+
+
+def _integer_pivots(rest):
+    """Integer (v, h) with outer(v, h) = outer(rest[:, j], rest[i, :]) / rest[i, j], for each pivot (i, j) that
+    gives integer factors, smallest pivots first."""
     rows, cols = np.nonzero(rest)
     for t in np.argsort(np.abs(rest[rows, cols]), kind="stable"):
         i, j = rows[t], cols[t]
         p, column, row = int(rest[i, j]), rest[:, j], rest[i, :]
         g = int(np.gcd.reduce(column))
         if (row * g % p == 0).all():
-            return column // g, row * g // p
+            yield column // g, row * g // p
+            continue
         g = int(np.gcd.reduce(row))
         if (column * g % p == 0).all():
-            return column * g // p, row // g
-    return None
+            yield column * g // p, row // g
 
 
 def fft_spectrum(kernel, n, acc):

@@ -1,0 +1,190 @@
+"""Small images: a call whose arguments the full path has checked before is served from a prepared job
+(fastconv._api.fast_key, fastconv._plan.fast_calls). It must give the full path's bits and keep every check,
+every error message, a forced path, the budget and Ctrl-C.
+
+The oracle is the full path itself, reached with the same call and an explicit default anchor (which the fast path
+does not take), and the float64 twin."""
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastconv
+from fastconv import _api, _dispatch, _plan
+from helpers import bits
+from test_runtime import interrupt
+from twins import correlate_float64
+
+KERNELS = {
+    "sharpen": fastconv.kernels.sharpen(),
+    "random 5x5": np.random.default_rng(0).uniform(-1, 1, (5, 5)),
+    "gaussian 7x7": fastconv.kernels.gaussian(7, 1.5),
+    "box 3x3": np.ones((3, 3)) / 9,
+    "rank 2 9x9": sum(np.outer(np.random.default_rng(k).standard_normal(9), np.random.default_rng(k + 9)
+                               .standard_normal(9)) for k in range(2)),
+    "wide 1x4": np.array([[1.0, -2.0, 0.5, 3.0]]),
+    "float32 3x3": np.float32([[0.1, 0.2, 0.1], [0.2, -1.0, 0.2], [0.1, 0.2, 0.1]]),
+}
+
+
+def full_path(image, K, **options):
+    """The same call through the full path: an explicit default anchor is not taken by the fast path."""
+    K = np.asarray(K)
+    return fastconv.convolve(image, K, anchor=(K.shape[0] // 2, K.shape[1] // 2), **options)
+
+
+@st.composite
+def small_images(draw):
+    dtype = np.dtype(draw(st.sampled_from([np.uint8, np.uint16, np.int16, np.float32, np.float64])))
+    h, w = draw(st.integers(1, 70)), draw(st.integers(1, 70))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if dtype.kind == "f":
+        return (rng.standard_normal((h, w)) * 100).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, (h, w), endpoint=True).astype(dtype)
+
+
+@given(small_images(), st.sampled_from(list(KERNELS)), st.sampled_from([None, "floor", "round", "float"]),
+       st.sampled_from([None, 1, 2]))
+def test_the_fast_path_gives_the_full_paths_bits(image, name, output, threads):
+    K = KERNELS[name]
+    first = fastconv.convolve(image, K, output=output, threads=threads)
+    key = _api.fast_key(image, K, output, threads)
+    assert key in _plan.fast_calls or fastconv.explain(image, K, output=output).path == "fft"
+    again = fastconv.convolve(image, K, output=output, threads=threads)
+    expected = full_path(image, K, output=output, threads=threads)
+    assert again.dtype == expected.dtype and again.shape == image.shape
+    np.testing.assert_array_equal(bits(first), bits(expected))
+    np.testing.assert_array_equal(bits(again), bits(expected))
+    assert again is not first and not np.shares_memory(again, first)      # a new array every call
+
+
+def test_every_check_and_message_survives_a_served_call():
+    image = np.random.default_rng(1).integers(0, 256, (32, 32), dtype=np.uint8)
+    K = fastconv.kernels.sharpen()
+    spoiled = K.copy()
+    spoiled[0, 0] = np.nan
+    bad_calls = [
+        dict(K=spoiled),
+        dict(threads=0),
+        dict(threads=1.5),
+        dict(threads=True),
+        dict(output="bogus"),
+        dict(output=3),
+        dict(border="bogus"),
+        dict(border=np.array([1, 2])),
+        dict(cval=np.nan, border="constant"),
+        dict(nan_policy="skip"),
+        dict(image=image.astype(object)),
+        dict(image=image[None]),
+        dict(K=np.zeros((0, 3))),
+        dict(K=np.ones((3, 3, 3, 3))),
+    ]
+
+    def errors():
+        found = []
+        for bad in bad_calls:
+            call = dict(image=image, K=K, threads=1)
+            call.update(bad)
+            try:
+                fastconv.convolve(call.pop("image"), call.pop("K"), **call)
+                found.append(None)
+            except (TypeError, ValueError) as error:
+                found.append((type(error), str(error)))
+        return found
+
+    _plan.clear()
+    cold = errors()
+    fastconv.convolve(image, K, threads=1)          # served from now on
+    assert _api.fast_key(image, K, None, 1) in _plan.fast_calls
+    assert errors() == cold
+    assert cold[-6:] != [None] * 6 and all(e is not None for e in cold[:8]), cold
+
+
+def test_a_forced_path_the_budget_and_the_variant_are_part_of_the_key():
+    rng = np.random.default_rng(2)
+    image = rng.standard_normal((40, 50)).astype(np.float32)
+    K = fastconv.kernels.gaussian(7, 1.5)         # separable and direct sum in different orders
+    served = fastconv.convolve(image, K, output="float")
+    for path in ("direct", "separable", "fft"):
+        with _plan.force(path):
+            ours = fastconv.convolve(image, K, output="float")
+            np.testing.assert_array_equal(bits(ours), bits(full_path(image, K, output="float")))
+    np.testing.assert_array_equal(bits(fastconv.convolve(image, K, output="float")), bits(served))
+    before = len(_plan.fast_calls)
+    with fastconv.thread_limit(1):
+        fastconv.convolve(image, K, output="float")
+    assert len(_plan.fast_calls) == before + 1      # a call under another budget is its own entry
+    for variant in _dispatch.available_variants():
+        with _dispatch.use_variant(variant):
+            ours = fastconv.convolve(image, K, output="float")
+            assert _api.fast_key(image, K, "float", None) in _plan.fast_calls
+        np.testing.assert_array_equal(bits(ours), bits(served))     # every variant gives the same bits
+
+
+def test_views_misaligned_and_read_only_images():
+    rng = np.random.default_rng(3)
+    K = KERNELS["random 5x5"]
+    base = rng.integers(0, 65536, (30, 80)).astype(np.uint16)
+    raw = np.frombuffer(b"\0" + base.tobytes(), dtype=np.uint8)[1:]
+    misaligned = np.ndarray(base.shape, np.uint16, buffer=raw.data)     # an odd address
+    assert not misaligned.flags.aligned
+    strided = base[:, ::3]
+    reversed_rows = base[::-1]
+    frozen = base.copy()
+    frozen.flags.writeable = False
+    for view in (misaligned, strided, reversed_rows, frozen):
+        expected = full_path(np.ascontiguousarray(view), K)
+        for _ in range(2):
+            before = view.copy()
+            np.testing.assert_array_equal(fastconv.convolve(view, K), expected)
+            np.testing.assert_array_equal(view, before)         # never modified
+
+
+def test_the_table_of_served_calls_stays_bounded():
+    K = fastconv.kernels.sharpen()
+    for n in range(1, 3 * _plan.FAST_CALLS):
+        fastconv.convolve(np.zeros((n, 3), np.uint8), K)
+    assert 0 < len(_plan.fast_calls) <= _plan.FAST_CALLS
+
+
+def test_served_calls_keep_the_promise_against_the_twin():
+    rng = np.random.default_rng(4)
+    for name, K in KERNELS.items():
+        image = rng.integers(0, 256, (64, 64), dtype=np.uint8)
+        for _ in range(2):
+            ours = fastconv.convolve(image, K, output="float")
+            exact = correlate_float64(image, K)
+            assert np.abs(ours - exact).max() <= 2.0 ** -16 * np.abs(K).sum() * 255, name
+
+
+def test_ctrl_c_interrupts_a_served_call():
+    """SIGINT during a call served from a prepared job: KeyboardInterrupt long before the call would end, and the
+    process filters correctly afterwards."""
+    code = """
+import time, numpy as np, fastconv
+from fastconv import _api, _plan
+image = np.random.default_rng(0).integers(0, 65536, (2040, 2040)).astype(np.uint16)
+K = np.random.default_rng(1).integers(-50, 50, (32, 32)).astype(np.float64)
+start = time.perf_counter()
+fastconv.convolve(image, K, threads=1)
+took = time.perf_counter() - start
+assert _api.fast_key(image, K, None, 1) in _plan.fast_calls
+print("ready", flush=True)
+start = time.perf_counter()
+try:
+    for _ in range(100):
+        fastconv.convolve(image, K, threads=1)
+    print("finished", time.perf_counter() - start, flush=True)
+except KeyboardInterrupt:
+    print("interrupted", time.perf_counter() - start, took, flush=True)
+    small = image[:40, :50].copy()
+    ours = fastconv.convolve(small, K[:3, :3], output="float", threads=1)
+    padded = np.pad(small.astype(float), 1, mode="edge")
+    twin = sum(K[i, j] * padded[i:i + 40, j:j + 50] for i in range(3) for j in range(3))
+    print("usable", bool(np.abs(ours - twin).max() < 1e-3 * np.abs(twin).max()), flush=True)
+"""
+    lines = interrupt(code, after=1.0)
+    # the hundred calls take a minute or more; each about half a second here (the fast path serves images of at
+    # most FAST_SIDES rows plus columns): interrupted a second in, well before the loop could end
+    assert float(lines[0].split()[1]) < 5.0, lines
+    assert lines[1] == "usable True", lines
