@@ -5,6 +5,7 @@ every error message, a forced path, the budget and Ctrl-C.
 The oracle is the full path itself, reached with the same call and an explicit default anchor (which the fast path
 does not take), and the float64 twin."""
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,7 +49,7 @@ def small_images(draw):
 def test_the_fast_path_gives_the_full_paths_bits(image, name, output, threads):
     K = KERNELS[name]
     first = fastconv.convolve(image, K, output=output, threads=threads)
-    key = _api.fast_key(image, K, output, threads)
+    key = _api.fast_key(image, K, ("convolve", output, threads), True, threads)
     assert key in _plan.fast_calls or fastconv.explain(image, K, output=output).path == "fft"
     again = fastconv.convolve(image, K, output=output, threads=threads)
     expected = full_path(image, K, output=output, threads=threads)
@@ -95,7 +96,7 @@ def test_every_check_and_message_survives_a_served_call():
     _plan.clear()
     cold = errors()
     fastconv.convolve(image, K, threads=1)          # served from now on
-    assert _api.fast_key(image, K, None, 1) in _plan.fast_calls
+    assert _api.fast_key(image, K, ("convolve", None, 1), True, 1) in _plan.fast_calls
     assert errors() == cold
     assert cold[-6:] != [None] * 6 and all(e is not None for e in cold[:8]), cold
 
@@ -117,7 +118,7 @@ def test_a_forced_path_the_budget_and_the_variant_are_part_of_the_key():
     for variant in _dispatch.available_variants():
         with _dispatch.use_variant(variant):
             ours = fastconv.convolve(image, K, output="float")
-            assert _api.fast_key(image, K, "float", None) in _plan.fast_calls
+            assert _api.fast_key(image, K, ("convolve", "float", None), True, None) in _plan.fast_calls
         np.testing.assert_array_equal(bits(ours), bits(served))     # every variant gives the same bits
 
 
@@ -168,7 +169,7 @@ K = np.random.default_rng(1).integers(-50, 50, (32, 32)).astype(np.float64)
 start = time.perf_counter()
 fastconv.convolve(image, K, threads=1)
 took = time.perf_counter() - start
-assert _api.fast_key(image, K, None, 1) in _plan.fast_calls
+assert _api.fast_key(image, K, ("convolve", None, 1), True, 1) in _plan.fast_calls
 print("ready", flush=True)
 start = time.perf_counter()
 try:
@@ -188,3 +189,26 @@ except KeyboardInterrupt:
     # most FAST_SIDES rows plus columns): interrupted a second in, well before the loop could end
     assert float(lines[0].split()[1]) < 5.0, lines
     assert lines[1] == "usable True", lines
+
+
+@pytest.mark.parametrize("border_type", [0, 1, 2, 3, 4, 4 | 16])
+@pytest.mark.parametrize("ddepth", [-1, 5, 6])
+def test_filter2d_is_served_too_with_opencvs_results(border_type, ddepth):
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (48, 37), dtype=np.uint8)
+    K = KERNELS["random 5x5"]
+    for delta in (0, -0.0, 2.5):
+        served = [fastconv.filter2D(image, ddepth, K, delta=delta, borderType=border_type) for _ in range(2)]
+        key = _api.fast_key(image, K, ("filter2D", ddepth, delta, np.copysign(1.0, delta), border_type), True, None)
+        assert key in _plan.fast_calls
+        full = fastconv.filter2D(image, ddepth, K, anchor=(2, 2), delta=delta, borderType=border_type)
+        for ours in served:
+            np.testing.assert_array_equal(bits(ours), bits(full))
+        if border_type != 3:        # cv2.filter2D refuses BORDER_WRAP
+            theirs = cv2.filter2D(image, ddepth, K, delta=delta, borderType=border_type)
+            assert np.abs(served[1].astype(float) - theirs).max() <= (1 if ddepth == -1 else 1e-3)
+    with pytest.raises(ValueError, match="ddepth"):
+        fastconv.filter2D(image, 7, K, borderType=border_type)
+    with pytest.raises(TypeError):
+        fastconv.filter2D(image.astype(np.int8), ddepth, K, borderType=border_type)

@@ -125,12 +125,11 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
             and anchor is None and flip is False and accumulate is None and stack is False and preserve_nan is False
             and type(border) is str and border == "replicate" and type(cval) is float and cval == 0.0
             and type(nan_policy) is str and nan_policy == "propagate"):
-        key = fast_key(image, K, output, threads)
+        key = fast_key(image, K, ("convolve", output, threads), output is None or type(output) is str,
+                       threads)
         if key is not None:
-            known = _plan.fast_calls.get(key)
-            if known is not None:
-                result = np.empty(image.shape, known[1])
-                known[0].run(image, result)
+            result = serve(key, image)
+            if result is not None:
                 return result
     nan_policy = check_nan_policy(nan_policy)
     stack = check_flag(stack, "stack")
@@ -173,17 +172,26 @@ FAST_KERNEL_TAPS = 1024
 FAST_SIDES = 4096
 
 
-def fast_key(image, K, output, threads):
-    """The key of a call with default options but `output` and `threads` in fastconv._plan.fast_calls: whatever
-    the full path's checks and choices depend on (the kernel's dtype, shape and bytes; the image's dtype, shape
-    and strides, aligned; the budget, the core variant, a forced path, the schedule's settings); None where the
-    fast path does not apply."""
-    if (image.ndim != 2 or K.ndim != 2 or K.size > FAST_KERNEL_TAPS or sum(image.shape) > FAST_SIDES
-            or not image.flags.aligned
-            or not (output is None or type(output) is str) or not (threads is None or type(threads) is int)):
+def fast_key(image, K, options, plain, threads):
+    """The key of a call in fastconv._plan.fast_calls: the function and its `options` (hashable, `plain`: of the
+    types the fast path takes), and whatever else the full path's checks and choices depend on (the kernel's
+    dtype, shape and bytes; the image's dtype, shape and strides, aligned; the budget, the core variant, a forced
+    path, the schedule's settings). None where the fast path does not apply."""
+    if (not plain or image.ndim != 2 or K.ndim != 2 or K.size > FAST_KERNEL_TAPS or sum(image.shape) > FAST_SIDES
+            or not (threads is None or type(threads) is int) or not image.flags.aligned):
         return None
-    return (K.dtype, K.shape, K.tobytes(), image.dtype, image.shape, image.strides, output, threads,
-            _runtime.budget(), _dispatch.core(), _plan._forced, _schedule.settings())
+    return (options, K.dtype, K.shape, K.tobytes(), image.dtype, image.shape, image.strides, _runtime.budget(),
+            _dispatch.core(), _plan._forced, _schedule.settings())
+
+
+def serve(key, image):
+    """The result of the call `key` from its prepared job, or None if none is kept."""
+    known = _plan.fast_calls.get(key)
+    if known is None:
+        return None
+    result = np.empty(image.shape, known[1])
+    known[0].run(image, result)
+    return result
 
 
 def _omit(call, mask, preserve_nan, out):

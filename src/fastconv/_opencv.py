@@ -3,10 +3,12 @@
 OpenCV's constants are plain integers and are repeated here, so ``cv2.BORDER_WRAP`` and ``fastconv.BORDER_WRAP``
 are interchangeable.
 """
+import math
 import numbers
 
 import numpy as np
 
+from fastconv._api import fast_key, serve
 from fastconv._filter import filter_image
 from fastconv._checks import check_image, check_kernel, check_out, check_real, check_threads
 from fastconv._output import POLICY_RAW, POLICY_ROUND
@@ -126,6 +128,16 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     >>> fastconv.filter2D(img, fastconv.CV_32F, np.array([[1, -1]]), borderType=fastconv.BORDER_WRAP, delta=0.5)
     array([[30.5, -9.5, -9.5, -9.5]], dtype=float32)
     """
+    key = None
+    if (type(src) is np.ndarray and type(kernel) is np.ndarray and dst is None and type(anchor) is tuple
+            and anchor == (-1, -1)):
+        plain = type(ddepth) is int and type(borderType) is int and type(delta) in (int, float)
+        key = fast_key(src, kernel, ("filter2D", ddepth, delta, math.copysign(1.0, delta) if plain else 0.0,
+                                     borderType), plain, threads)
+        if key is not None:
+            result = serve(key, src)
+            if result is not None:
+                return result
     given = getattr(src, "dtype", None)
     if given is not None and np.dtype(given).newbyteorder("=") not in _PAIRS:
         raise TypeError(f"src must be uint8, uint16, int16, float32 or float64 (as in cv2.filter2D); got dtype "
@@ -139,4 +151,5 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     threads = check_threads(threads)
     dst = check_out(dst, img.shape, out_dtype, name="dst")
     policy = POLICY_ROUND if out_dtype.kind in "iu" else POLICY_RAW
-    return filter_image(img, k, anchor, border, 0.0, out_dtype, policy, delta, None, threads, dst)
+    return filter_image(img, k, anchor, border, 0.0, out_dtype, policy, delta, None, threads, dst,
+                        fast_key=key if img is src else None)
