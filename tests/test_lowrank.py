@@ -146,8 +146,9 @@ def test_lowrank_keeps_the_promise_against_the_float64_twin(variant):
     def check(image, K, border, cval, output, threads):
         try:
             ours = run("lowrank", image, K, border=border, cval=cval, output=output, threads=threads)
-        except ValueError as error:         # only where its bound forbids it
-            assert "beyond the bound" in str(error) or "exact split" in str(error)
+        except ValueError as error:         # only where its bound forbids it, or the kernel is of rank 1
+            assert any(reason in str(error) for reason in ("beyond the bound", "exact split", "outer products"))
+            assert "outer products" not in str(error) or np.linalg.matrix_rank(K) < 2
             return
         cval = cval if border == "constant" else 0.0
         exact = correlate_float64(image, K, border, cval)
@@ -276,3 +277,85 @@ def test_strips_bands_and_threads_do_not_change_results(threads, variant, monkey
         ours = run("lowrank", part, K, output="float", threads=threads)
         np.testing.assert_array_equal(ours, run("lowrank", part, K, output="float", threads=1))
         assert within_promise(ours, correlate_float64(part, K), K, part, floor=1.0)
+
+
+def test_a_hard_integer_split_is_given_up_within_its_budget():
+    """Regression: every pivot of a block of ones yields a term whose remainder has no integer split, and the
+    search once went through them all, with a full scan of the remainder each (a 96 x 96 kernel took a minute)."""
+    a, b, c, d = (np.arange(2, 2 + 48) % 7 + 2 for _ in range(4))
+    block = np.outer(a, b[::-1]) + np.outer(c[::2].repeat(2), d)
+    K = np.zeros((96, 96))
+    K[:48, :48] = block
+    K[48:, 48:] = 1
+    tries = [_taps._INTEGER_SPLIT_TRIES]
+    assert _taps._integer_split(K.astype(np.int64), tries) is None
+    assert tries[0] >= -_taps.MAX_TERMS       # each level stops once the shared budget is spent
+
+
+def test_integer_terms_are_exact_over_the_integers():
+    """Regression: the pivot search wrapped around int64 and returned terms that summed to K only modulo 2**64."""
+    K = np.array([[1, 1, -437134, 495632],
+                  [58447, 58448, -73455, -271665],
+                  [-369423, 374870, 181783, -443914],
+                  [-58449, -58450, 947723, -719599]], float)
+    rng = np.random.default_rng(8)
+    kernels = [K] + [rng.integers(-2**19, 2**19, (4, 4)) @ np.diag([1, 1, 1, 0]) @ rng.integers(-9, 9, (4, 4))
+                     for _ in range(200)]
+    for kernel in kernels:
+        kernel = np.asarray(kernel, float)
+        if np.abs(kernel).max() >= 2**20:
+            continue
+        for vs, hs, residual in _taps.low_rank(kernel, integer=True):
+            total = sum(np.outer(v.astype(np.int64).astype(object), h.astype(np.int64).astype(object))
+                        for v, h in zip(vs, hs))
+            assert (total == kernel.astype(np.int64).astype(object)).all()
+
+
+def test_a_forced_accumulator_does_not_take_a_split_its_rounding_spoils():
+    """Regression: with `accumulate` given, a split was checked for its residual only: exact integer terms with
+    products near 2**55 (massive cancellation) lost thousands of levels in float64."""
+    K4 = np.array([[1, 2, 487796, -438786],
+                   [249240, 498481, -5, -2],
+                   [498477, 4, -466446, -677550],
+                   [-249238, -2, 477122, 119380]], float)
+    K = K4[np.ix_(np.tile(np.arange(4), 2), np.tile(np.arange(4), 2))]
+    image = np.random.default_rng(0).integers(0, 256, (40, 40), dtype=np.uint8)
+    exact = correlate_float64(image, K)
+    for accumulate in (None, "float64"):
+        options = dict(output="float", dtype=np.float64, accumulate=accumulate)
+        assert np.abs(fastconv.convolve(image, K, **options) - exact).max() <= 2.0 ** -32 * np.abs(K).sum() * 255
+    small = np.random.default_rng(1).integers(-3, 4, (40, 40)).astype(np.int16)
+    exact = np.clip(correlate_float64(small, K), -32768, 32767)
+    np.testing.assert_array_equal(fastconv.convolve(small, K, accumulate="float64"), np.floor(exact))
+
+
+def test_a_float32_output_never_turns_a_sum_within_its_range_into_inf():
+    """Regression: taps spanning 1e-30 to 1e56 on a uint16 image: an error within the promise (which scales with
+    sum|K|) carried a sum within float32's range beyond it."""
+    K = np.array([[ 1.7698789930130451e+03,  1.5552740916646062e+16,  3.2789564826690196e+16,  4.2464482332812734e+42,
+             1.0034003776809816e+13,  4.0283283361047697e+37,  1.6640326741319472e+40],
+           [ 1.7469116040972685e+17, -8.1993227720475901e+04, -1.0340671883370024e+05, -2.2387054791966818e+31,
+             1.5136586719217822e+26, -2.1237138009504677e+26, -8.7726939272256773e+28],
+           [ 1.5726566923158494e+00,  5.4151570233445873e+09,  1.1416678462998205e+10,  1.4785293536337772e+36,
+             1.3656304908643260e+09,  1.4025843160705040e+31,  5.7938329138859627e+33],
+           [-5.1283632723206733e+17, -8.4975079405316988e+29, -1.7915143637682682e+30, -2.3201201495450596e+56,
+            -9.0879729022375748e+26, -2.2009465859797120e+51, -9.0917291926378520e+53],
+           [ 1.5602498948192982e+27,  1.3896713539989582e+08,  6.2036393706396825e+14,  3.8265481061477245e+27,
+             1.3519205998283469e+36,  9.0619019857093430e+09,  4.8440342541706751e+29],
+           [ 7.6733475797011937e+25, -6.3559838508469714e+24, -1.3400206795138442e+25, -1.7354083462745599e+51,
+             6.6487789533496086e+34, -1.6462686536999582e+46, -6.8004507120312688e+48],
+           [ 1.4468342974941975e+20,  2.2492057697229332e+19,  4.7419601978999243e+19,  6.1411270967057892e+45,
+             1.2536485968148768e+29,  5.8256865361961754e+40,  2.4064902204210183e+43]])
+    img = np.array([[2, 0, 4, 3, 4, 2, 3, 3, 1],
+           [2, 3, 3, 4, 2, 2, 4, 3, 1],
+           [1, 0, 0, 3, 4, 2, 2, 2, 4],
+           [1, 4, 2, 3, 0, 3, 1, 1, 2],
+           [3, 4, 4, 4, 1, 4, 0, 0, 3],
+           [1, 0, 3, 0, 1, 1, 0, 1, 0],
+           [4, 3, 2, 0, 1, 3, 0, 0, 2],
+           [2, 2, 4, 1, 1, 2, 4, 2, 3],
+           [1, 1, 4, 1, 2, 4, 1, 4, 0]], dtype=np.uint16)
+    exact = correlate_float64(img, K)
+    ours = fastconv.convolve(img, K, output="float")
+    inside = np.abs(exact) < np.finfo(np.float32).max / 2
+    assert inside.any() and np.isfinite(ours[inside]).all()

@@ -200,7 +200,8 @@ def test_filter2d_is_served_too_with_opencvs_results(border_type, ddepth):
     K = KERNELS["random 5x5"]
     for delta in (0, -0.0, 2.5):
         served = [fastconv.filter2D(image, ddepth, K, delta=delta, borderType=border_type) for _ in range(2)]
-        key = _api.fast_key(image, K, ("filter2D", ddepth, delta, np.copysign(1.0, delta), border_type), True, None)
+        key = _api.fast_key(image, K, ("filter2D", ddepth, delta, np.copysign(1.0, delta), border_type, None), True,
+                            None)
         assert key in _plan.fast_calls
         full = fastconv.filter2D(image, ddepth, K, anchor=(2, 2), delta=delta, borderType=border_type)
         for ours in served:
@@ -212,3 +213,43 @@ def test_filter2d_is_served_too_with_opencvs_results(border_type, ddepth):
         fastconv.filter2D(image, 7, K, borderType=border_type)
     with pytest.raises(TypeError):
         fastconv.filter2D(image.astype(np.int8), ddepth, K, borderType=border_type)
+
+
+def test_filter2d_serves_no_call_its_checks_would_refuse():
+    """Regressions: filter2D's key once left out `threads` (threads=0 served, and the first call's thread count
+    used for all), let an anchor merely equal to (-1, -1) through, and raised the wrong error for a delta too
+    large for a float before any check ran."""
+    image = np.random.default_rng(6).integers(0, 256, (20, 30), dtype=np.uint8)
+    K = KERNELS["random 5x5"]
+
+    def outcome(*args, **kwargs):
+        try:
+            fastconv.filter2D(*args, **kwargs)
+            return None
+        except Exception as error:      # the exact type and message are compared
+            return type(error), str(error)
+
+    bad = [dict(threads=0), dict(threads=-3), dict(anchor=(-1.0, -1.0)), dict(anchor=(np.float64(-1), -1)),
+           dict(anchor=(np.array([-1, -1]), -1)), dict(delta=10**400, ddepth=99)]
+    _plan.clear()
+    cold = [outcome(image, -1, K, **b) for b in bad]
+    assert all(c is not None for c in cold), cold
+    fastconv.filter2D(image, -1, K)
+    fastconv.filter2D(image, -1, K, threads=1)
+    assert [outcome(image, -1, K, **b) for b in bad] == cold
+    assert outcome(image.astype(object), -1, K, delta=10**400) == (TypeError, outcome(image.astype(object), -1,
+                                                                                      K)[1])
+    one = _api.fast_key(image, K, ("filter2D", -1, 0, 1.0, 4, 1), True, 1)
+    default = _api.fast_key(image, K, ("filter2D", -1, 0, 1.0, 4, None), True, None)
+    assert one in _plan.fast_calls and default in _plan.fast_calls and one != default
+
+
+def test_a_prepared_job_refuses_strides_that_are_not_whole_elements():
+    image = np.random.default_rng(7).standard_normal((40, 50)).astype(np.float32)
+    K = KERNELS["random 5x5"]
+    fastconv.convolve(image, K)
+    prepared, dtype = _plan.fast_calls[_api.fast_key(image, K, ("convolve", None, None), True, None)]
+    raw = np.zeros(40 * 203 + 8, np.uint8)
+    odd = np.ndarray((40, 50), np.float32, buffer=raw.data, strides=(203, 4))
+    with pytest.raises(ValueError, match="whole elements"):
+        prepared.run(odd, np.empty((40, 50), dtype))

@@ -245,6 +245,16 @@ cdef int run_planes(piece_fn fn, void* job, size_t size, const Plane* src, const
 DEF FC_JOB_BYTES = 1024       # the largest job a Prepared holds (the paths' jobs are a few hundred bytes)
 
 
+cdef int _whole_strides(_View v) except -1:
+    """Refuse a view whose strides are not whole elements (the core counts strides in elements)."""
+    cdef int i
+    for i in range(v.buf.ndim):
+        if v.buf.strides[i] % v.buf.itemsize:
+            raise ValueError(f"fastconv core: strides must be whole elements; got {v.buf.strides[i]} bytes for "
+                             f"{v.buf.itemsize}-byte elements")
+    return 0
+
+
 cdef class Prepared:
     """A path's job built once from its records (held here) for images of one plane shape and element kind, and
     run on any number of (image, output) pairs of that shape: a call's records are read once, not per call.
@@ -286,6 +296,8 @@ cdef class Prepared:
 
     cdef int _run(self, _View vs, _View vo) except -1:
         cdef char local[FC_JOB_BYTES]
+        _whole_strides(vs)
+        _whole_strides(vo)
         cdef Planes pl = _planes(vs, vo)
         cdef Plane ps = vs.plane(), po = vo.plane()
         if (ps.h != self.h or ps.w != self.w or pl.n0 != self.n0 or pl.n1 != self.n1 or vs.buf.ndim != self.nd

@@ -130,10 +130,10 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     """
     key = None
     if (type(src) is np.ndarray and type(kernel) is np.ndarray and dst is None and type(anchor) is tuple
-            and anchor == (-1, -1)):
+            and len(anchor) == 2 and type(anchor[0]) is int and type(anchor[1]) is int and anchor == (-1, -1)):
         plain = type(ddepth) is int and type(borderType) is int and type(delta) in (int, float)
-        key = fast_key(src, kernel, ("filter2D", ddepth, delta, math.copysign(1.0, delta) if plain else 0.0,
-                                     borderType), plain, threads)
+        sign = (math.copysign(1.0, delta) if type(delta) is float else 1.0 if delta >= 0 else -1.0) if plain else 0.0
+        key = fast_key(src, kernel, ("filter2D", ddepth, delta, sign, borderType, threads), plain, threads)
         if key is not None:
             result = serve(key, src)
             if result is not None:

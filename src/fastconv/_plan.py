@@ -175,19 +175,24 @@ class Plan:
             if self.integer_image:
                 return True
             return coefficient <= EPSILON[max(4, self.image_dtype.itemsize)] * self.l1
+        if self.integer_image and self.out_dtype.itemsize == 4 and coefficient * self.peak > _F32_MAX * 2.0**-25:
+            return False        # an error that large could carry a sum within float32's range beyond it (inf)
         return coefficient <= EPSILON[self.out_dtype.itemsize] * self.l1
 
     def _integer_fits(self, error):
         """Whether an absolute worst-case error (integer images' samples) keeps integer outputs within a level."""
         return not (self.integer_output and self.integer_image) or error < 0.5
 
-    def _accumulator(self, bound):
+    def _accumulator(self, bound, approximate=False):
         """The cheapest accumulator (float32, else float64) that keeps the documented bound, given `bound(u)`:
         (error for integer outputs of integer images, coefficient for float outputs) in unit round-off u. None if
-        neither does. `accumulate` overrides the rounding, not a path's own departure from the kernel (its
-        bound at u = 0: the separable and low-rank paths' factors)."""
+        neither does. `accumulate` overrides; but a path that computes another kernel or in another order than
+        the direct path's (`approximate`: the separable and low-rank paths' factors) is taken with the given
+        accumulator only where its whole bound in it keeps the promise."""
         if self.accumulate is not None:
-            absolute, coefficient = bound(0.0)
+            if not approximate:
+                return self.accumulate
+            absolute, coefficient = bound(UNIT[self.accumulate.itemsize])
             return self.accumulate if self._integer_fits(absolute) and self._float_fits(coefficient) else None
         if self.image_dtype == np.float64 or (not self.integer_output and self.out_dtype.itemsize == 8):
             candidates = (np.dtype(np.float64),)
@@ -273,7 +278,7 @@ class Plan:
                 absolute = math.inf     # integer kernels stay exact: only exact integer factors
             return absolute, separable_bound(v, h, residual, -1.0, 1.0, u)
 
-        acc = self._accumulator(bound)
+        acc = self._accumulator(bound, approximate=True)
         if acc is None:
             return f"its factors are {residual:.2g} from the kernel (relative): beyond the bound"
         cost = (np.count_nonzero(v) + np.count_nonzero(h) + 3) * DIRECT_NS_PER_TAP[acc.itemsize]
@@ -296,7 +301,7 @@ class Plan:
                 return (low_rank_bound(vs, hs, residual, -self.peak, self.peak, u),
                         low_rank_bound(vs, hs, residual, -1.0, 1.0, u))
 
-            acc = self._accumulator(bound)
+            acc = self._accumulator(bound, approximate=True)
             if acc is not None:
                 break
         else:

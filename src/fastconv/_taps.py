@@ -164,7 +164,8 @@ def low_rank(kernel, integer):
 def _integer_terms(kernel):
     """An exact split of an integer-valued kernel into at most MAX_TERMS outer products of integer vectors,
     (vs, hs, 0.0), or None. Each term lowers the rank by one, so a kernel of rank r gets r terms; where one
-    pivot's remainder has no integer split, other pivots are tried (a few hundred in all)."""
+    pivot's remainder has no integer split, other pivots are tried, _INTEGER_SPLIT_TRIES candidate pivots in all
+    (the search stays within milliseconds, whatever the kernel)."""
     if np.abs(kernel).max() >= _INTEGER_SPLIT_REACH or np.linalg.matrix_rank(kernel) > MAX_TERMS:
         return None
     terms = _integer_split(kernel.astype(np.int64), [_INTEGER_SPLIT_TRIES])
@@ -173,33 +174,38 @@ def _integer_terms(kernel):
     return [v.astype(np.float64) for v, h in terms], [h.astype(np.float64) for v, h in terms], 0.0
 
 
-_INTEGER_SPLIT_TRIES = 500
+#: Candidate pivots the integer split may examine in all, and the largest magnitude of a term's products (beyond
+#: it no term is of use: its rounding alone would exceed every bound).
+_INTEGER_SPLIT_TRIES = 2000
+_INTEGER_TERM_REACH = 2**52
 
 
 def _integer_split(rest, tries):
-    """Integer terms (v, h) summing to `rest`, at most MAX_TERMS, or None; `tries[0]` pivots may still be
-    tried."""
+    """Integer terms (v, h) summing to `rest` (whose rank is at most MAX_TERMS), or None; `tries[0]` candidate
+    pivots may still be examined."""
     if not rest.any():
         return []
-    if np.linalg.matrix_rank(rest) > MAX_TERMS:
-        return None
-    for v, h in _integer_pivots(rest):
-        tries[0] -= 1
-        if tries[0] < 0:
-            return None
+    for v, h in _integer_pivots(rest, tries):
         more = _integer_split(rest - np.outer(v, h), tries)
-        if more is not None and len(more) < MAX_TERMS:
+        if more is not None:
             return [(v, h)] + more
     return None
 
 
-def _integer_pivots(rest):
+def _integer_pivots(rest, tries):
     """Integer (v, h) with outer(v, h) = outer(rest[:, j], rest[i, :]) / rest[i, j], for each pivot (i, j) that
-    gives integer factors, smallest pivots first."""
+    gives integer factors with products within _INTEGER_TERM_REACH, smallest pivots first, while `tries[0]`
+    allows. Every product is checked in Python's integers before numpy's int64 computes it."""
     rows, cols = np.nonzero(rest)
     for t in np.argsort(np.abs(rest[rows, cols]), kind="stable"):
+        tries[0] -= 1
+        if tries[0] < 0:
+            return
         i, j = rows[t], cols[t]
         p, column, row = int(rest[i, j]), rest[:, j], rest[i, :]
+        top_column, top_row = int(np.abs(column).max()), int(np.abs(row).max())
+        if top_column * top_row >= 2**62 or top_column * top_row // abs(p) >= _INTEGER_TERM_REACH:
+            continue
         g = int(np.gcd.reduce(column))
         if (row * g % p == 0).all():
             yield column // g, row * g // p
