@@ -359,3 +359,14 @@ def test_a_float32_output_never_turns_a_sum_within_its_range_into_inf():
     ours = fastconv.convolve(img, K, output="float")
     inside = np.abs(exact) < np.finfo(np.float32).max / 2
     assert inside.any() and np.isfinite(ours[inside]).all()
+
+
+def test_kernels_beyond_the_low_rank_side_are_not_split():
+    side = _taps.LOW_RANK_SIDE
+    rng = np.random.default_rng(9)
+    for shape in ((side + 1, 5), (5, side + 1)):
+        K = sum(np.outer(rng.standard_normal(shape[0]), rng.standard_normal(shape[1])) for _ in range(2))
+        assert _taps.low_rank(K, integer=False) == [] and _taps.low_rank(np.round(K * 4), integer=True) == []
+        assert fastconv.explain(np.zeros((80, 80), np.uint8), K).path != "lowrank"
+    K = sum(np.outer(rng.standard_normal(side), rng.standard_normal(side)) for _ in range(2))
+    assert [len(vs) for vs, hs, residual in _taps.low_rank(K, integer=False)] == [2, 3]

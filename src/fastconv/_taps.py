@@ -128,8 +128,9 @@ MAX_TERMS = 3
 _INTEGER_SPLIT_REACH = 2**20
 
 #: The longest kernel side the low-rank path looks at: finding a split grows with the cube of the side (an SVD
-#: of a 256 x 256 kernel takes some tens of milliseconds, of 4096 x 4096 about a minute).
-LOW_RANK_SIDE = 256
+#: of a 64 x 64 kernel takes about a millisecond, of 256 x 256 from tens of milliseconds to a second with a
+#: threaded BLAS on a busy machine); larger dense kernels are the FFT path's.
+LOW_RANK_SIDE = 64
 
 
 def low_rank(kernel, integer):
