@@ -124,13 +124,11 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
     if (type(image) is np.ndarray and type(K) is np.ndarray and out is None and mask is None and dtype is None
             and anchor is None and flip is False and accumulate is None and stack is False and preserve_nan is False
             and type(border) is str and border == "replicate" and type(cval) is float and cval == 0.0
-            and type(nan_policy) is str and nan_policy == "propagate"):
-        key = fast_key(image, K, ("convolve", output, threads), output is None or type(output) is str,
-                       threads)
-        if key is not None:
-            result = serve(key, image)
-            if result is not None:
-                return result
+            and type(nan_policy) is str and nan_policy == "propagate" and (output is None or type(output) is str)
+            and (threads is None or type(threads) is int)):
+        key = serve(image, K, ("convolve", output), threads)
+        if type(key) is np.ndarray:
+            return key
     nan_policy = check_nan_policy(nan_policy)
     stack = check_flag(stack, "stack")
     if nan_policy == "omit":
@@ -166,32 +164,15 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
                         0.0, call.accumulate, call.threads, out, stack, fast_key=key if call.img is image else None)
 
 
-#: Kernels of up to this many taps, on 2-D images of up to this many rows plus columns, may take the fast path
-#: (beyond them a call's checks are a vanishing part of it).
-FAST_KERNEL_TAPS = 1024
-FAST_SIDES = 4096
-
-
-def fast_key(image, K, options, plain, threads):
-    """The key of a call in fastconv._plan.fast_calls: the function and its `options` (hashable, `plain`: of the
-    types the fast path takes), and whatever else the full path's checks and choices depend on (the kernel's
-    dtype, shape and bytes; the image's dtype, shape and strides, aligned; the budget, the core variant, a forced
-    path, the schedule's settings). None where the fast path does not apply."""
-    if (not plain or image.ndim != 2 or K.ndim != 2 or K.size > FAST_KERNEL_TAPS or sum(image.shape) > FAST_SIDES
-            or not (threads is None or type(threads) is int) or not image.flags.aligned):
-        return None
-    return (options, K.dtype, K.shape, K.tobytes(), image.dtype, image.shape, image.strides, _runtime.budget(),
-            _dispatch.core(), _plan._forced, _schedule.settings())
-
-
-def serve(key, image):
-    """The result of the call `key` from its prepared job, or None if none is kept."""
-    known = _plan.fast_calls.get(key)
-    if known is None:
-        return None
-    result = np.empty(image.shape, known[1])
-    known[0].run(image, result)
-    return result
+def serve(image, K, options, threads):
+    """A call with default options but `options` (its function's name and the options it was given, of the types
+    the fast path takes) served from the prepared job of the same call checked before (fastconv._plan.fast_calls):
+    the result; else the call's key there (None where such calls are not served). The key holds whatever the
+    checks and the choice depend on: the options, `threads`, the kernel's format, shape and values, the image's
+    format, shape and strides, the budget, the core variant, a forced path and the schedule's settings."""
+    core = _dispatch._active
+    return core.serve(_plan.fast_calls, image, K, options + (threads, _runtime.budget() if threads != 1 else 1, core,
+                                                             _plan._forced, _schedule.settings()), np.empty)
 
 
 def _omit(call, mask, preserve_nan, out):

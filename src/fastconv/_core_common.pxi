@@ -9,6 +9,8 @@
 # only on its neighbourhood: not on its position, the thread count, the strips or the SIMD variant.
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS, PyBUF_RECORDS_RO
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from libc.string cimport strlen
 from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
 from libc.math cimport floor
 from libc.stdlib cimport malloc, free
@@ -149,27 +151,32 @@ cdef class _View:
 
     cdef Plane plane(self):
         """The first plane: the last two axes (a 1-D buffer is one column)."""
-        cdef Plane p
-        cdef int nd = self.buf.ndim
-        p.data = <char*>self.buf.buf
-        if nd < 2:
-            p.h = self.buf.shape[0]
-            p.w = 1
-            p.rs = self.buf.strides[0] // self.buf.itemsize
-            p.cs = 1
-        else:
-            p.h = self.buf.shape[nd - 2]
-            p.w = self.buf.shape[nd - 1]
-            p.rs = self.buf.strides[nd - 2] // self.buf.itemsize
-            p.cs = self.buf.strides[nd - 1] // self.buf.itemsize
-        p.kind = self.kind
-        return p
+        return _buffer_plane(&self.buf, self.kind)
 
     cdef const void* ptr(self):
         return <const void*>self.buf.buf
 
     cdef Py_ssize_t length(self):
         return self.buf.shape[0] if self.buf.ndim else 0
+
+
+cdef Plane _buffer_plane(const Py_buffer* b, int kind) noexcept:
+    """The first plane of a buffer of element `kind`: the last two axes (a 1-D buffer is one column)."""
+    cdef Plane p
+    cdef int nd = b.ndim
+    p.data = <char*>b.buf
+    if nd < 2:
+        p.h = b.shape[0]
+        p.w = 1
+        p.rs = b.strides[0] // b.itemsize
+        p.cs = 1
+    else:
+        p.h = b.shape[nd - 2]
+        p.w = b.shape[nd - 1]
+        p.rs = b.strides[nd - 2] // b.itemsize
+        p.cs = b.strides[nd - 1] // b.itemsize
+    p.kind = kind
+    return p
 
 
 cdef struct Planes:
@@ -182,20 +189,26 @@ cdef struct Planes:
 cdef Planes _planes(_View src, _View out) except *:
     """The Planes of a call on `src` into `out`: 2-D to 4-D arrays of one shape, planes on the leading axes."""
     cdef Planes pl
-    cdef int nd = src.buf.ndim, i
-    if nd < 2 or nd > 4 or out.buf.ndim != nd:
+    _buffer_planes(&src.buf, &out.buf, &pl)
+    return pl
+
+
+cdef int _buffer_planes(const Py_buffer* src, const Py_buffer* out, Planes* pl) except -1:
+    """_planes of two buffers, into `pl`."""
+    cdef int nd = src.ndim, i
+    if nd < 2 or nd > 4 or out.ndim != nd:
         raise ValueError(f"fastconv core: image and output must be 2-D to 4-D arrays of one shape; got {nd}-D "
-                         f"and {out.buf.ndim}-D")
+                         f"and {out.ndim}-D")
     for i in range(nd):
-        if src.buf.shape[i] != out.buf.shape[i]:
+        if src.shape[i] != out.shape[i]:
             raise ValueError("fastconv core: image and output must have one shape")
     pl.n0 = pl.n1 = 1
     pl.s0 = pl.s1 = pl.o0 = pl.o1 = 0
     if nd == 4:
-        pl.n0, pl.s0, pl.o0 = src.buf.shape[0], src.buf.strides[0], out.buf.strides[0]
+        pl.n0, pl.s0, pl.o0 = src.shape[0], src.strides[0], out.strides[0]
     if nd >= 3:
-        pl.n1, pl.s1, pl.o1 = src.buf.shape[nd - 3], src.buf.strides[nd - 3], out.buf.strides[nd - 3]
-    return pl
+        pl.n1, pl.s1, pl.o1 = src.shape[nd - 3], src.strides[nd - 3], out.strides[nd - 3]
+    return 0
 
 
 cdef struct PlanesRun:
@@ -245,13 +258,13 @@ cdef int run_planes(piece_fn fn, void* job, size_t size, const Plane* src, const
 DEF FC_JOB_BYTES = 1024       # the largest job a Prepared holds (the paths' jobs are a few hundred bytes)
 
 
-cdef int _whole_strides(_View v) except -1:
-    """Refuse a view whose strides are not whole elements (the core counts strides in elements)."""
+cdef int _whole_strides(const Py_buffer* b) except -1:
+    """Refuse a buffer whose strides are not whole elements (the core counts strides in elements)."""
     cdef int i
-    for i in range(v.buf.ndim):
-        if v.buf.strides[i] % v.buf.itemsize:
-            raise ValueError(f"fastconv core: strides must be whole elements; got {v.buf.strides[i]} bytes for "
-                             f"{v.buf.itemsize}-byte elements")
+    for i in range(b.ndim):
+        if b.strides[i] % b.itemsize:
+            raise ValueError(f"fastconv core: strides must be whole elements; got {b.strides[i]} bytes for "
+                             f"{b.itemsize}-byte elements")
     return 0
 
 
@@ -294,14 +307,19 @@ cdef class Prepared:
         self.src_kind, self.out_kind = vs.kind, vo.kind
         return 0
 
-    cdef int _run(self, _View vs, _View vo) except -1:
+    cdef int _run(self, const Py_buffer* bs, const Py_buffer* bo, int src_kind, int out_kind) except -1:
         cdef char local[FC_JOB_BYTES]
-        _whole_strides(vs)
-        _whole_strides(vo)
-        cdef Planes pl = _planes(vs, vo)
-        cdef Plane ps = vs.plane(), po = vo.plane()
-        if (ps.h != self.h or ps.w != self.w or pl.n0 != self.n0 or pl.n1 != self.n1 or vs.buf.ndim != self.nd
-                or vs.kind != self.src_kind or vo.kind != self.out_kind):
+        cdef Planes pl
+        cdef Plane ps, po
+        _whole_strides(bs)
+        _whole_strides(bo)
+        if (<size_t>bs.buf) % bs.itemsize or (<size_t>bo.buf) % bo.itemsize:
+            raise ValueError("fastconv core: the arrays must be aligned")
+        _buffer_planes(bs, bo, &pl)
+        ps = _buffer_plane(bs, src_kind)
+        po = _buffer_plane(bo, out_kind)
+        if (ps.h != self.h or ps.w != self.w or pl.n0 != self.n0 or pl.n1 != self.n1 or bs.ndim != self.nd
+                or src_kind != self.src_kind or out_kind != self.out_kind):
             raise ValueError("fastconv core: the arrays are not of the shape and kinds the job was prepared for")
         memcpy(local, self.job, self.size)
         (<Plane*>(local + self.at_src))[0] = ps
@@ -312,8 +330,85 @@ cdef class Prepared:
         return 0
 
     def run(self, src, out):
-        """Filter `src` into `out` (arrays of the prepared shape and kinds, any strides)."""
-        self._run(_View(src, False), _View(out, True))
+        """Filter `src` into `out` (aligned arrays of the prepared shape and kinds, strides in whole elements;
+        ValueError otherwise)."""
+        cdef Py_buffer bs, bo
+        PyObject_GetBuffer(src, &bs, PyBUF_RECORDS_RO)
+        try:
+            PyObject_GetBuffer(out, &bo, PyBUF_RECORDS)
+            try:
+                self._run(&bs, &bo, _kind(bs.format), _kind(bo.format))
+            finally:
+                PyBuffer_Release(&bo)
+        finally:
+            PyBuffer_Release(&bs)
+
+
+DEF FC_SERVED_TAPS = 1024      # kernels and images the served calls take (fastconv._api.FAST_*)
+DEF FC_SERVED_SIDES = 4096
+
+
+cdef bytes _served_key(const Py_buffer* bi, const Py_buffer* bk):
+    """What a served call's image and kernel are, as one bytes object: each one's element format and shape, the
+    image's strides and the kernel's values (read through its strides)."""
+    cdef size_t fi = strlen(bi.format) + 1, fk = strlen(bk.format) + 1
+    cdef Py_ssize_t n = bk.shape[0] * bk.shape[1] * bk.itemsize
+    cdef bytes key = PyBytes_FromStringAndSize(NULL, fi + fk + 6 * sizeof(Py_ssize_t) + n)
+    cdef char* p = PyBytes_AS_STRING(key)
+    cdef Py_ssize_t i, j
+    memcpy(p, bi.format, fi)
+    p += fi
+    memcpy(p, bk.format, fk)
+    p += fk
+    memcpy(p, bi.shape, 2 * sizeof(Py_ssize_t))
+    memcpy(p + 2 * sizeof(Py_ssize_t), bi.strides, 2 * sizeof(Py_ssize_t))
+    memcpy(p + 4 * sizeof(Py_ssize_t), bk.shape, 2 * sizeof(Py_ssize_t))
+    p += 6 * sizeof(Py_ssize_t)
+    for i in range(bk.shape[0]):
+        for j in range(bk.shape[1]):
+            memcpy(p, <const char*>bk.buf + i * bk.strides[0] + j * bk.strides[1], bk.itemsize)
+            p += bk.itemsize
+    return key
+
+
+def serve(dict table, image, K, tuple options, empty):
+    """A served call (fastconv._api.convolve's and filter2D's fast path): the result, from the Prepared job
+    `table` keeps for the key of (`options`, the image's and the kernel's formats, shapes, strides and values),
+    in a new array from `empty(shape, dtype)`; else that key (None where such calls are not served: images not
+    2-D or beyond FC_SERVED_SIDES rows plus columns, kernels not 2-D or beyond FC_SERVED_TAPS taps, an image not
+    aligned: the full path copies it)."""
+    cdef Py_buffer bi, bk, bo
+    cdef Prepared prepared
+    cdef object found, result
+    try:
+        PyObject_GetBuffer(image, &bi, PyBUF_RECORDS_RO)
+    except Exception:       # arrays numpy does not export: the full path says what is wrong
+        return None
+    try:
+        try:
+            PyObject_GetBuffer(K, &bk, PyBUF_RECORDS_RO)
+        except Exception:
+            return None
+        try:
+            if (bi.ndim != 2 or bk.ndim != 2 or bk.shape[0] * bk.shape[1] > FC_SERVED_TAPS
+                    or bi.shape[0] + bi.shape[1] > FC_SERVED_SIDES or (<size_t>bi.buf) % bi.itemsize):
+                return None
+            key = (options, _served_key(&bi, &bk))
+        finally:
+            PyBuffer_Release(&bk)
+        found = table.get(key)
+        if found is None:
+            return key
+        prepared = <Prepared?>found[0]
+        result = empty((bi.shape[0], bi.shape[1]), found[1])
+        PyObject_GetBuffer(result, &bo, PyBUF_RECORDS)
+        try:
+            prepared._run(&bi, &bo, _kind(bi.format), _kind(bo.format))
+        finally:
+            PyBuffer_Release(&bo)
+        return result
+    finally:
+        PyBuffer_Release(&bi)
 
 
 cdef const int64_t* _index(obj, list keep) except? NULL:

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from fastconv._api import fast_key, serve
+from fastconv._api import serve
 from fastconv._filter import filter_image
 from fastconv._checks import check_image, check_kernel, check_out, check_real, check_threads
 from fastconv._output import POLICY_RAW, POLICY_ROUND
@@ -133,11 +133,10 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
             and len(anchor) == 2 and type(anchor[0]) is int and type(anchor[1]) is int and anchor == (-1, -1)):
         plain = type(ddepth) is int and type(borderType) is int and type(delta) in (int, float)
         sign = (math.copysign(1.0, delta) if type(delta) is float else 1.0 if delta >= 0 else -1.0) if plain else 0.0
-        key = fast_key(src, kernel, ("filter2D", ddepth, delta, sign, borderType, threads), plain, threads)
-        if key is not None:
-            result = serve(key, src)
-            if result is not None:
-                return result
+        if plain and (threads is None or type(threads) is int):
+            key = serve(src, kernel, ("filter2D", ddepth, delta, sign, borderType), threads)
+            if type(key) is np.ndarray:
+                return key
     given = getattr(src, "dtype", None)
     if given is not None and np.dtype(given).newbyteorder("=") not in _PAIRS:
         raise TypeError(f"src must be uint8, uint16, int16, float32 or float64 (as in cv2.filter2D); got dtype "

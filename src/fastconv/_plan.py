@@ -474,13 +474,13 @@ _plans = ByteCache(PLAN_CACHE_BYTES)
 
 #: Prepared jobs of calls whose every argument the full path has checked (fastconv._api's fast path): a key of
 #: those arguments -> (the core's Prepared job, the output dtype). At most FAST_CALLS entries, then emptied; each
-#: holds its taps and border maps (for images of at most fastconv._api.FAST_SIDES rows plus columns).
+#: holds its taps and border maps (for images of at most 4096 rows plus columns: the core's `serve`).
 fast_calls = {}
 FAST_CALLS = 64
 
 
 def remember(key, prepared, out_dtype):
-    """Keep `prepared` for calls with `key` (fastconv._api.fast_key)."""
+    """Keep `prepared` for calls with `key` (fastconv._api.serve)."""
     if len(fast_calls) >= FAST_CALLS:
         fast_calls.clear()
     fast_calls[key] = (prepared, out_dtype)

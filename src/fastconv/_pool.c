@@ -303,7 +303,7 @@ int fc_pool_run(fc_piece_fn fn, void *ctx, Py_ssize_t npieces, int nthreads, siz
     job.ctx = ctx;
     job.n = npieces;
     job.scratch_bytes = scratch_bytes;
-    if (main_thread)
+    if (main_thread && npieces > 1)     /* (a call of one piece runs no handler before it returns) */
         next_check = fc_now() + FC_CHECK_NS;
 
     fc_lock(&pool.lock);
@@ -358,7 +358,7 @@ int fc_pool_run(fc_piece_fn fn, void *ctx, Py_ssize_t npieces, int nthreads, siz
         if (!FC_LOAD(&job.cancel))
             fn(ctx, i, scratch);
         FC_ADD(&job.finished, 1);
-        if (main_thread && !interrupted && fc_now() >= next_check) {
+        if (main_thread && !interrupted && i + 1 < npieces && fc_now() >= next_check) {
             next_check = fc_now() + FC_CHECK_NS;
             if (check_signals() < 0) {
                 interrupted = 1;
@@ -368,7 +368,7 @@ int fc_pool_run(fc_piece_fn fn, void *ctx, Py_ssize_t npieces, int nthreads, siz
     }
 
     /* pieces still running on helpers: spin briefly, then sleep */
-    until = fc_now() + FC_SPIN_NS;
+    until = FC_LOAD(&job.finished) < npieces ? fc_now() + FC_SPIN_NS : 0;
     {
         int k = 0;
         while (FC_LOAD(&job.finished) < npieces) {
