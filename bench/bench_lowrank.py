@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import fastconv
-from bench_runtime import interleaved      # each contender twice in its turn, the second call timed
+from bench_runtime import interleaved, table      # interleaved: each contender twice in its turn, the second timed
 from fastconv import _dispatch, _plan
 from fastconv._scene import test_scene
 
@@ -136,15 +136,13 @@ def main(argv=None):
              f"{time.strftime('%Y-%m-%d')}. One thread, uint8 -> uint8 (rounded), replicated border; medians of "
              "interleaved rounds (each contender twice in its turn, the second call timed). 'fastconv direct' is "
              "the same call forced onto the direct path.", "",
-             "Low-rank kernels, 1080x1920 (ms); gain = direct / automatic (goal >= 1.8x):", "",
-             "| kernel | fastconv path | fastconv | fastconv direct | cv2.filter2D | gain | ratio to cv2 | goal |",
-             "|---|---|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rank_rows]
-    lines += ["", "Small images, 3x3 sharpen (us per call):", "",
-              "| image | fastconv path | fastconv | fastconv direct | cv2.filter2D | ratio to cv2 | measure | goal |",
-              "|---|---|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(r) + " |" for r in small_rows]
-    Path(args.out).write_text("\n".join(lines) + "\n")
+             "Low-rank kernels, 1080x1920 (ms); gain = direct / automatic (goal >= 1.8x):", ""]
+    lines += table(["kernel", "fastconv path", "fastconv", "fastconv direct", "cv2.filter2D", "gain", "ratio to cv2",
+                    "goal"], rank_rows)
+    lines += ["Small images, 3x3 sharpen (us per call):", ""]
+    lines += table(["image", "fastconv path", "fastconv", "fastconv direct", "cv2.filter2D", "ratio to cv2",
+                    "measure", "goal"], small_rows)
+    Path(args.out).write_text("\n".join(lines))
     print(f"written to {args.out}")
 
 
