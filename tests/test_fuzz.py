@@ -7,7 +7,7 @@ Slow: 10,000 derandomized examples (about 50 s on the quiet 2-core machine); ``p
 """
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import fastconv
@@ -207,7 +207,12 @@ def test_every_path_border_dtype_and_output_against_the_twin():
     def fuzz(c):
         kwargs = {k: c[k] for k in ("border", "cval", "output", "dtype", "anchor", "flip", "threads")}
         with _dispatch.use_variant(c["variant"]), _plan.force(c["path"]):
-            ours = fastconv.convolve(c["image"], c["K"], **kwargs)
+            try:
+                ours = fastconv.convolve(c["image"], c["K"], **kwargs)
+            except ValueError as error:     # a path refuses a call its bound cannot cover (e.g. cval=1e12)
+                if "beyond the bound" not in str(error):
+                    raise
+                reject()
         check(c, ours)
         seen.add((c["path"], c["border"], c["output"], c["variant"], c["image"].dtype.name, c["dtype"].name))
 
