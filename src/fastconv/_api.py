@@ -126,9 +126,10 @@ def convolve(image, K, *, border="replicate", cval=0.0, output=None, dtype=None,
             and type(border) is str and border == "replicate" and type(cval) is float and cval == 0.0
             and type(nan_policy) is str and nan_policy == "propagate" and (output is None or type(output) is str)
             and (threads is None or type(threads) is int)):
-        key = serve(image, K, ("convolve", output), threads)
-        if type(key) is np.ndarray:
-            return key
+        found = serve(image, K, ("convolve", output), threads)
+        if type(found) is np.ndarray:
+            return found
+        key = found
     nan_policy = check_nan_policy(nan_policy)
     stack = check_flag(stack, "stack")
     if nan_policy == "omit":

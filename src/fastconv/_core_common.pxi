@@ -255,7 +255,7 @@ cdef int run_planes(piece_fn fn, void* job, size_t size, const Plane* src, const
     return run_pieces(_plane_piece, &r, n * per, nthreads, r.room + scratch)
 
 
-DEF FC_JOB_BYTES = 1024       # the largest job a Prepared holds (the paths' jobs are a few hundred bytes)
+DEF FC_JOB_WORDS = 128        # the largest job a Prepared holds, in 8-byte words (a path's job: a few hundred bytes)
 
 
 cdef int _whole_strides(const Py_buffer* b) except -1:
@@ -287,8 +287,8 @@ cdef class Prepared:
     cdef int _set(self, piece_fn fn, const void* job, size_t size, const Plane* src, const Plane* out,
                   Py_ssize_t per, int nthreads, size_t scratch, _View vs, _View vo, list keep) except -1:
         """Take the path's job (its records' buffers held by `keep`) for arrays shaped as `vs` and `vo`."""
-        if size > FC_JOB_BYTES:
-            raise ValueError(f"fastconv core: a job of {size} bytes is beyond FC_JOB_BYTES")
+        if size > FC_JOB_WORDS * 8:
+            raise ValueError(f"fastconv core: a job of {size} bytes is beyond FC_JOB_WORDS")
         self.job = <char*>malloc(size)
         if self.job == NULL:
             raise MemoryError()
@@ -308,7 +308,8 @@ cdef class Prepared:
         return 0
 
     cdef int _run(self, const Py_buffer* bs, const Py_buffer* bo, int src_kind, int out_kind) except -1:
-        cdef char local[FC_JOB_BYTES]
+        cdef double aligned[FC_JOB_WORDS]       # the job's copy, aligned for its pointers and doubles
+        cdef char* local = <char*>aligned
         cdef Planes pl
         cdef Plane ps, po
         _whole_strides(bs)
@@ -344,7 +345,7 @@ cdef class Prepared:
             PyBuffer_Release(&bs)
 
 
-DEF FC_SERVED_TAPS = 1024      # kernels and images the served calls take (fastconv._api.FAST_*)
+DEF FC_SERVED_TAPS = 1024      # the largest kernels, and images (rows plus columns), that calls are served for
 DEF FC_SERVED_SIDES = 4096
 
 

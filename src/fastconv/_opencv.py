@@ -130,13 +130,14 @@ def filter2D(src, ddepth, kernel, dst=None, anchor=(-1, -1), delta=0, borderType
     """
     key = None
     if (type(src) is np.ndarray and type(kernel) is np.ndarray and dst is None and type(anchor) is tuple
-            and len(anchor) == 2 and type(anchor[0]) is int and type(anchor[1]) is int and anchor == (-1, -1)):
-        plain = type(ddepth) is int and type(borderType) is int and type(delta) in (int, float)
-        sign = (math.copysign(1.0, delta) if type(delta) is float else 1.0 if delta >= 0 else -1.0) if plain else 0.0
-        if plain and (threads is None or type(threads) is int):
-            key = serve(src, kernel, ("filter2D", ddepth, delta, sign, borderType), threads)
-            if type(key) is np.ndarray:
-                return key
+            and len(anchor) == 2 and type(anchor[0]) is int and type(anchor[1]) is int and anchor == (-1, -1)
+            and type(ddepth) is int and type(borderType) is int and type(delta) in (int, float)
+            and (threads is None or type(threads) is int)):
+        sign = math.copysign(1.0, delta) if type(delta) is float else 1.0     # -0.0 == 0.0, but not in a sum
+        found = serve(src, kernel, ("filter2D", ddepth, delta, sign, borderType), threads)
+        if type(found) is np.ndarray:
+            return found
+        key = found
     given = getattr(src, "dtype", None)
     if given is not None and np.dtype(given).newbyteorder("=") not in _PAIRS:
         raise TypeError(f"src must be uint8, uint16, int16, float32 or float64 (as in cv2.filter2D); got dtype "
